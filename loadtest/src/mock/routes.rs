@@ -1,0 +1,438 @@
+//! Routing: which format answers a request, with which faults, and how the connection task must
+//! deliver it (a [`Plan`]).
+//!
+//! Routes match on the path's end so that any prefix works (`/openai/deployments/X/chat/completions`,
+//! `/anthropic/v1/messages`, `/genai/v1beta/models/M:generateContent`).
+
+use std::cell::Cell;
+use std::sync::Arc;
+
+use serde_json::value::RawValue;
+use serde_json::Value;
+
+use super::faults::Faults;
+use super::formats::{anthropic, error_body, gemini, openai, Call, Dialect, ReqBody};
+use super::http::{self, Request};
+use super::inspect::Shared;
+use super::text::{now_secs, prompt_tokens};
+use super::Config;
+
+/// Largest embedding dimension accepted.
+const MAX_DIMS: usize = 16_384;
+
+/// Per-thread context of the request handler.
+pub struct Ctx {
+    /// Command-line settings.
+    pub cfg: Arc<Config>,
+    /// Recording and counters shared by all threads.
+    pub shared: Arc<Shared>,
+    /// This thread's index (also in generated ids).
+    pub thread: usize,
+    /// Per-thread id sequence.
+    seq: Cell<u64>,
+}
+
+impl Ctx {
+    /// Context for thread `thread`.
+    pub fn new(cfg: Arc<Config>, shared: Arc<Shared>, thread: usize) -> Self {
+        Self {
+            cfg,
+            shared,
+            thread,
+            seq: Cell::new(0),
+        }
+    }
+}
+
+/// Where the handler writes a complete (non-streaming) response.
+pub struct Resp<'a> {
+    /// The connection's output buffer; the response is appended.
+    pub out: &'a mut Vec<u8>,
+    /// Scratch buffer for the body (cleared by the handler).
+    pub body: &'a mut Vec<u8>,
+    /// Whether the response announces `connection: close`.
+    pub close: bool,
+}
+
+impl Resp<'_> {
+    /// Appends a JSON response with the current body to `out`; returns the head's length.
+    fn send(&mut self, status: u16, extra: &[(&str, &str)]) -> usize {
+        let start = self.out.len();
+        http::write_head(
+            self.out,
+            status,
+            "application/json",
+            self.body.len(),
+            extra,
+            self.close,
+        );
+        let head_len = self.out.len() - start;
+        self.out.extend_from_slice(self.body);
+        head_len
+    }
+}
+
+/// How the connection task delivers the answer to one request.
+pub struct Plan {
+    /// Wait this long before the head (`--latency-ms`, plus `--slow-ms` for `slow`).
+    pub delay_ms: u64,
+    /// What to send.
+    pub action: Action,
+}
+
+/// What to send for one request.
+pub enum Action {
+    /// The full response was appended to the output buffer; `cut` sends only the head and half the
+    /// body, then drops the connection.
+    Sent {
+        /// Length of the response head within the appended bytes.
+        head_len: usize,
+        /// Drop the connection halfway through the body.
+        cut: bool,
+    },
+    /// Close the connection without a reply.
+    Reset,
+    /// A chunked streaming response.
+    Stream(StreamPlan),
+}
+
+/// A streaming response: each event is one HTTP chunk, written and flushed on its own.
+pub struct StreamPlan {
+    /// `text/event-stream`, or `application/json` for Gemini's streamed array.
+    pub content_type: &'static str,
+    /// The events (SSE events or JSON array pieces), in order.
+    pub events: Vec<Vec<u8>>,
+    /// Drop the connection after the head and 2 events.
+    pub cut: bool,
+}
+
+impl Plan {
+    fn sent(head_len: usize) -> Self {
+        Self {
+            delay_ms: 0,
+            action: Action::Sent {
+                head_len,
+                cut: false,
+            },
+        }
+    }
+
+    /// Whether the response is complete in the output buffer and needs no wait or special delivery.
+    pub fn is_immediate(&self) -> bool {
+        self.delay_ms == 0 && matches!(self.action, Action::Sent { cut: false, .. })
+    }
+}
+
+/// The endpoints.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Route<'a> {
+    Chat,
+    Completions,
+    Embeddings,
+    Responses,
+    Messages,
+    CountTokens,
+    Gemini {
+        model: &'a str,
+        action: GeminiAction,
+    },
+    Models,
+    Model(&'a str),
+    Health,
+    InspectGet,
+    InspectReset,
+    NotFound,
+}
+
+/// Gemini model actions.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum GeminiAction {
+    Generate,
+    Stream,
+    CountTokens,
+}
+
+fn route(path: &str) -> Route<'_> {
+    if let Some(rest) = path.strip_prefix("/_mock/") {
+        return match rest {
+            "requests" => Route::InspectGet,
+            "reset" => Route::InspectReset,
+            _ => Route::NotFound,
+        };
+    }
+    if path.ends_with("/chat/completions") {
+        Route::Chat
+    } else if path.ends_with("/completions") {
+        Route::Completions
+    } else if path.ends_with("/embeddings") {
+        Route::Embeddings
+    } else if path.ends_with("/responses") {
+        Route::Responses
+    } else if path.ends_with("/messages/count_tokens") {
+        Route::CountTokens
+    } else if path.ends_with("/messages") {
+        Route::Messages
+    } else if path.ends_with("/models") {
+        Route::Models
+    } else if let Some(i) = path.find("/models/") {
+        let rest = &path[i + "/models/".len()..];
+        match rest.rsplit_once(':') {
+            Some((model, action)) if !model.is_empty() => {
+                let action = match action {
+                    "generateContent" => GeminiAction::Generate,
+                    "streamGenerateContent" => GeminiAction::Stream,
+                    "countTokens" => GeminiAction::CountTokens,
+                    _ => return Route::NotFound,
+                };
+                Route::Gemini { model, action }
+            }
+            Some(_) => Route::NotFound,
+            None if rest.is_empty() => Route::NotFound,
+            None => Route::Model(rest),
+        }
+    } else if path == "/health" {
+        Route::Health
+    } else {
+        Route::NotFound
+    }
+}
+
+fn dialect(route: Route<'_>, path: &str) -> Dialect {
+    match route {
+        Route::Messages | Route::CountTokens => Dialect::Anthropic,
+        Route::Gemini { .. } => Dialect::Gemini,
+        Route::NotFound if path.starts_with("/anthropic") => Dialect::Anthropic,
+        Route::NotFound if path.contains("/v1beta/") || path.starts_with("/genai") => {
+            Dialect::Gemini
+        }
+        _ => Dialect::OpenAi,
+    }
+}
+
+/// Appends an error response; `retry-after: 1` on 429.
+fn error(resp: &mut Resp<'_>, dialect: Dialect, status: u16, message: &str) -> Plan {
+    resp.body.clear();
+    error_body(resp.body, dialect, status, message);
+    let extra: &[(&str, &str)] = match status {
+        429 => &[("retry-after", "1")],
+        405 => &[("allow", "GET, POST")],
+        _ => &[],
+    };
+    Plan::sent(resp.send(status, extra))
+}
+
+/// Appends an error response for a request the codec refused.
+pub fn codec_error(resp: &mut Resp<'_>, e: http::HttpError) {
+    error(resp, Dialect::OpenAi, e.status, e.message);
+}
+
+/// Answers one request: appends a complete response to `resp.out`, or returns how to deliver it.
+pub fn handle(req: &Request<'_>, ctx: &Ctx, resp: &mut Resp<'_>) -> Plan {
+    resp.body.clear();
+    let route = route(req.path);
+    if ctx.shared.enabled() && !matches!(route, Route::InspectGet | Route::InspectReset) {
+        ctx.shared.record(ctx.thread, req);
+    }
+    let dialect = dialect(route, req.path);
+    let want = match route {
+        Route::Models | Route::Model(_) | Route::Health => "GET",
+        Route::InspectGet if req.method == "DELETE" => "DELETE",
+        Route::InspectGet => "GET",
+        Route::NotFound => {
+            let msg = format!("mock: no route for {} {}", req.method, req.path);
+            return error(resp, dialect, 404, &msg);
+        }
+        _ => "POST",
+    };
+    if req.method != want {
+        return error(resp, dialect, 405, "mock: method not allowed");
+    }
+    match route {
+        Route::Health => {
+            resp.body.extend_from_slice(br#"{"status":"ok"}"#);
+            Plan::sent(resp.send(200, &[]))
+        }
+        Route::InspectGet if req.method == "GET" => {
+            ctx.shared.snapshot_json(resp.body);
+            Plan::sent(resp.send(200, &[]))
+        }
+        Route::InspectGet | Route::InspectReset => {
+            ctx.shared.reset();
+            resp.body.extend_from_slice(br#"{"ok":true}"#);
+            Plan::sent(resp.send(200, &[]))
+        }
+        Route::Models => {
+            openai::models(resp.body);
+            Plan::sent(resp.send(200, &[]))
+        }
+        Route::Model(id) => {
+            openai::model(resp.body, id);
+            Plan::sent(resp.send(200, &[]))
+        }
+        _ => provider(req, ctx, resp, route, dialect),
+    }
+}
+
+/// The model-serving routes: parse, apply faults, answer.
+fn provider(
+    req: &Request<'_>,
+    ctx: &Ctx,
+    resp: &mut Resp<'_>,
+    route: Route<'_>,
+    dialect: Dialect,
+) -> Plan {
+    let body = match ReqBody::parse(req.body) {
+        Ok(b) => b,
+        Err(e) => {
+            let msg = format!("mock: request body is not a valid JSON object: {e}");
+            return error(resp, dialect, 400, &msg);
+        }
+    };
+    let model: &str = match route {
+        Route::Gemini { model, .. } => model,
+        _ => match body.model.as_deref() {
+            Some(m) if !m.is_empty() => m,
+            _ => return error(resp, dialect, 400, "mock: missing required field `model`"),
+        },
+    };
+    let faults = Faults::from_model(model);
+    let cfg = &ctx.cfg;
+    let delay_ms = cfg.latency_ms + if faults.slow { cfg.slow_ms } else { 0 };
+    if faults.reset {
+        return Plan {
+            delay_ms,
+            action: Action::Reset,
+        };
+    }
+    if let Some(status) = faults.status {
+        let msg = format!("mock: injected {status} for model {model}");
+        let mut plan = error(resp, dialect, status, &msg);
+        plan.delay_ms = delay_ms;
+        return plan;
+    }
+
+    let seq = ctx.seq.get();
+    ctx.seq.set(seq + 1);
+    let mut id_buf = [0u8; 48];
+    let id_len = {
+        use std::io::Write as _;
+        let mut cur = &mut id_buf[..];
+        let _ = write!(cur, "{}-{}", ctx.thread, seq);
+        48 - cur.len()
+    };
+    let id = std::str::from_utf8(&id_buf[..id_len]).unwrap_or("0");
+    let ptok = prompt_tokens(req.body.len());
+    let call = Call {
+        model,
+        tool: body.first_tool(),
+        include_usage: body
+            .stream_options
+            .as_ref()
+            .and_then(|o| o.include_usage)
+            .unwrap_or(false),
+        prompt_tokens: ptok,
+        chunks: cfg.stream_chunks,
+        id,
+        created: now_secs(),
+    };
+    let stream = body.stream.unwrap_or(false);
+    let stream_plan = |content_type, events| Plan {
+        delay_ms,
+        action: Action::Stream(StreamPlan {
+            content_type,
+            events,
+            cut: faults.cut,
+        }),
+    };
+    const SSE: &str = "text/event-stream";
+    let out = &mut *resp.body;
+    match route {
+        Route::Chat if stream => return stream_plan(SSE, openai::chat_events(&call)),
+        Route::Chat => openai::chat(out, &call),
+        Route::Completions if stream => return stream_plan(SSE, openai::completion_events(&call)),
+        Route::Completions => openai::completion(out, &call),
+        Route::Responses if stream => return stream_plan(SSE, openai::responses_events(&call)),
+        Route::Responses => openai::responses(out, &call),
+        Route::Messages if stream => return stream_plan(SSE, anthropic::message_events(&call)),
+        Route::Messages => anthropic::message(out, &call),
+        Route::CountTokens => anthropic::count_tokens(out, ptok),
+        Route::Gemini { action, .. } => match action {
+            GeminiAction::Generate => gemini::generate(out, &call),
+            GeminiAction::CountTokens => gemini::count_tokens(out, ptok),
+            GeminiAction::Stream => {
+                let sse = req.query.split('&').any(|kv| kv == "alt=sse");
+                let ct = if sse { SSE } else { "application/json" };
+                return stream_plan(ct, gemini::stream_events(&call, sse));
+            }
+        },
+        Route::Embeddings => {
+            let Some(items) = body.input.and_then(embedding_items) else {
+                return error(
+                    resp,
+                    dialect,
+                    400,
+                    "mock: `input` must be a non-empty string, array of strings, or token array(s)",
+                );
+            };
+            let dims = body.dimensions.unwrap_or(8);
+            if dims == 0 || dims > MAX_DIMS {
+                return error(resp, dialect, 400, "mock: `dimensions` out of range");
+            }
+            let base64 = body.encoding_format.as_deref() == Some("base64");
+            openai::embeddings(out, model, &items, dims, base64, ptok);
+        }
+        _ => return error(resp, dialect, 404, "mock: no such route"),
+    }
+    Plan {
+        delay_ms,
+        action: Action::Sent {
+            head_len: resp.send(200, &[]),
+            cut: faults.cut,
+        },
+    }
+}
+
+/// The items of an embeddings `input`, as bytes to derive vectors from.
+fn embedding_items(raw: &RawValue) -> Option<Vec<Vec<u8>>> {
+    match serde_json::from_str::<Value>(raw.get()).ok()? {
+        Value::String(s) => Some(vec![s.into_bytes()]),
+        Value::Array(a) if a.is_empty() => None,
+        Value::Array(a) if a.iter().all(Value::is_number) => {
+            Some(vec![raw.get().as_bytes().to_vec()])
+        }
+        Value::Array(a) => Some(
+            a.into_iter()
+                .map(|v| match v {
+                    Value::String(s) => s.into_bytes(),
+                    other => other.to_string().into_bytes(),
+                })
+                .collect(),
+        ),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes() {
+        assert_eq!(route("/v1/chat/completions"), Route::Chat);
+        assert_eq!(route("/openai/deployments/x/chat/completions"), Route::Chat);
+        assert_eq!(route("/v1/completions"), Route::Completions);
+        assert_eq!(route("/anthropic/v1/messages"), Route::Messages);
+        assert_eq!(route("/v1/messages/count_tokens"), Route::CountTokens);
+        assert_eq!(
+            route("/genai/v1beta/models/openai/gpt-4o:streamGenerateContent"),
+            Route::Gemini {
+                model: "openai/gpt-4o",
+                action: GeminiAction::Stream
+            }
+        );
+        assert_eq!(route("/v1/models"), Route::Models);
+        assert_eq!(route("/v1/models/gpt-4o"), Route::Model("gpt-4o"));
+        assert_eq!(route("/v1/models/x:nope"), Route::NotFound);
+        assert_eq!(route("/nope"), Route::NotFound);
+    }
+}

@@ -1,0 +1,149 @@
+//! Loading a TOML text: syntax, interpolation, then the top level
+//! (`[server]`, `[[providers]]`, `[[models]]`) with cross-checks.
+
+use super::alias::read_alias;
+use super::interpolate::interpolate_value;
+use super::path::{index_path, line_column};
+use super::provider::read_provider;
+use super::reader::{wrong_type, Errors, Fields};
+use super::server::read_server;
+use super::{Config, ConfigError};
+use toml::Value;
+
+const VIRTUAL_KEYS_UNSUPPORTED: &str = "virtual keys are not supported by this version yet: remove [[virtual_keys]] (this build does no caller authentication, budgets or rate limits)";
+const CACHE_UNSUPPORTED: &str =
+    "caching is not supported by this version yet: remove [cache] (this build caches nothing)";
+
+/// See [`Config::from_toml_str`].
+pub fn from_toml_str(
+    text: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Config, Vec<ConfigError>> {
+    let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+        let (line, column) = line_column(text, e.span().map_or(0, |s| s.start));
+        let message = e.message().trim().replace('\n', "; ");
+        vec![ConfigError::new(
+            format!("line {line}, column {column}"),
+            message,
+        )]
+    })?;
+    let mut errors = Errors::default();
+    // Unknown top-level sections are reported as such; interpolating them would only add noise.
+    for (key, value) in table.iter_mut() {
+        if SECTIONS.contains(&key.as_str()) {
+            interpolate_value(value, key, env, &mut errors.0);
+        }
+    }
+    // A value whose interpolation failed still holds `${...}`: drop the
+    // follow-on errors reported at the same location.
+    let interpolation_errors = errors.0.len();
+    let config = read_config(&table, &mut errors);
+    let failed: Vec<String> = errors
+        .0
+        .iter()
+        .take(interpolation_errors)
+        .map(|e| e.location.clone())
+        .collect();
+    let mut index = 0;
+    errors.0.retain(|e| {
+        index += 1;
+        index <= interpolation_errors || !failed.contains(&e.location)
+    });
+    if errors.0.is_empty() {
+        Ok(config)
+    } else {
+        // Group errors by section and item (interpolation ran first), keeping order within.
+        errors.0.sort_by_key(|e| section_rank(&e.location));
+        Err(errors.0)
+    }
+}
+
+/// The top-level sections this build understands.
+const SECTIONS: &[&str] = &["server", "providers", "models"];
+
+/// Sort key of a location: top level first, then `server`, then each
+/// provider, then each alias.
+fn section_rank(location: &str) -> (usize, usize) {
+    let section = location.split(['.', '[']).next().unwrap_or_default();
+    let rank = SECTIONS
+        .iter()
+        .position(|s| *s == section)
+        .map_or(0, |i| i + 1);
+    let index = location
+        .strip_prefix(section)
+        .and_then(|rest| rest.strip_prefix('['))
+        .and_then(|rest| rest.split(']').next())
+        .and_then(|i| i.parse().ok())
+        .unwrap_or(0);
+    (rank, index)
+}
+
+/// Reads the interpolated root table.
+fn read_config(table: &toml::Table, errors: &mut Errors) -> Config {
+    let root = Fields::new(table, "");
+    root.deny_unknown(
+        SECTIONS,
+        &[
+            ("virtual_keys", VIRTUAL_KEYS_UNSUPPORTED),
+            ("cache", CACHE_UNSUPPORTED),
+        ],
+        errors,
+    );
+    let server = read_server(root.get("server"), errors);
+
+    let mut provider_names: Vec<(usize, String)> = Vec::new();
+    let mut providers = Vec::new();
+    for (i, item) in array_of_tables(&root, "providers", errors)
+        .iter()
+        .enumerate()
+    {
+        let (name, provider) = read_provider(item, i, errors);
+        if let Some(name) = name {
+            if let Some((first, _)) = provider_names.iter().find(|(_, n)| *n == name) {
+                errors.push(
+                    index_path("providers", i) + ".name",
+                    format!("duplicate provider name '{name}' (also providers[{first}])"),
+                );
+            }
+            provider_names.push((i, name));
+        }
+        providers.extend(provider);
+    }
+    let names: Vec<String> = provider_names.into_iter().map(|(_, n)| n).collect();
+
+    let mut alias_names: Vec<(usize, String)> = Vec::new();
+    let mut models = Vec::new();
+    for (i, item) in array_of_tables(&root, "models", errors).iter().enumerate() {
+        let (name, alias) = read_alias(item, i, &names, errors);
+        if let Some(name) = name {
+            if let Some((first, _)) = alias_names.iter().find(|(_, n)| *n == name) {
+                errors.push(
+                    index_path("models", i) + ".name",
+                    format!("duplicate alias name '{name}' (also models[{first}])"),
+                );
+            }
+            alias_names.push((i, name));
+        }
+        models.extend(alias);
+    }
+    Config {
+        server,
+        providers,
+        models,
+    }
+}
+
+/// The items of `[[key]]` (empty when absent or of the wrong type, reported).
+fn array_of_tables<'a>(root: &Fields<'a>, key: &str, errors: &mut Errors) -> &'a [Value] {
+    match root.get(key) {
+        None => &[],
+        Some(Value::Array(items)) => items,
+        Some(other) => {
+            errors.push(
+                root.at(key),
+                wrong_type(&format!("an array of tables ([[{key}]])"), other),
+            );
+            &[]
+        }
+    }
+}

@@ -1,0 +1,247 @@
+//! `[[providers]]`: reading and checking one provider (keys in `keys.rs`, headers in `headers.rs`).
+
+use super::headers::read_headers;
+use super::keys::read_keys;
+use super::path::index_path;
+use super::reader::{check_range, wrong_type, Errors, Fields};
+use super::server::MAX_TIMEOUT_MS;
+use super::{BaseUrl, ProviderConfig, ProviderKind};
+use toml::Value;
+
+/// The `api-version` used for azure when none is configured.
+pub const DEFAULT_AZURE_API_VERSION: &str = "2024-10-21";
+
+/// Default `timeout_ms`: the whole upstream response.
+pub const DEFAULT_TIMEOUT_MS: u64 = 60_000;
+/// Default `connect_timeout_ms`.
+pub const DEFAULT_CONNECT_TIMEOUT_MS: u64 = 5_000;
+/// Default `pool_idle_timeout_ms`.
+pub const DEFAULT_POOL_IDLE_TIMEOUT_MS: u64 = 90_000;
+/// Default `pool_max_idle` (per shard, per provider).
+pub const DEFAULT_POOL_MAX_IDLE: usize = 256;
+
+impl ProviderConfig {
+    /// A provider with no keys, no models, no extra headers and every other
+    /// field at its default (for the embedded default and for tests).
+    pub fn new(name: impl Into<String>, kind: ProviderKind, base_url: BaseUrl) -> ProviderConfig {
+        ProviderConfig {
+            name: name.into(),
+            kind,
+            base_url,
+            keys: Vec::new(),
+            models: Vec::new(),
+            timeout_ms: DEFAULT_TIMEOUT_MS,
+            connect_timeout_ms: DEFAULT_CONNECT_TIMEOUT_MS,
+            pool_idle_timeout_ms: DEFAULT_POOL_IDLE_TIMEOUT_MS,
+            pool_max_idle: DEFAULT_POOL_MAX_IDLE,
+            api_version: (kind == ProviderKind::Azure)
+                .then(|| DEFAULT_AZURE_API_VERSION.to_string()),
+            headers: Vec::new(),
+        }
+    }
+}
+
+const FIELDS: &[&str] = &[
+    "name",
+    "kind",
+    "base_url",
+    "keys",
+    "api_key",
+    "models",
+    "timeout_ms",
+    "connect_timeout_ms",
+    "pool_idle_timeout_ms",
+    "pool_max_idle",
+    "api_version",
+    "headers",
+];
+
+/// True for a valid provider name: `[a-z0-9_-]+`.
+pub fn is_provider_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+}
+
+/// Reads `providers[index]`. Returns the name as written (for duplicate and
+/// alias-target checks, even when the provider has errors) and the provider
+/// when it has none of its own.
+pub fn read_provider(
+    value: &Value,
+    index: usize,
+    errors: &mut Errors,
+) -> (Option<String>, Option<ProviderConfig>) {
+    let path = index_path("providers", index);
+    let Value::Table(table) = value else {
+        errors.push(path, wrong_type("a table", value));
+        return (None, None);
+    };
+    let before = errors.0.len();
+    let f = Fields::new(table, path);
+    f.deny_unknown(FIELDS, &[], errors);
+
+    let name = f.str("name", errors);
+    match &name {
+        None if f.get("name").is_none() => {
+            errors.push(f.path.clone(), "missing required field 'name'")
+        }
+        Some(n) if !is_provider_name(n) => errors.push(
+            f.at("name"),
+            format!(
+                "{n:?} is not a valid provider name (use lower-case letters, digits, '-' and '_')"
+            ),
+        ),
+        _ => {}
+    }
+    let kind = read_kind(&f, name.as_deref(), errors);
+    let base_url = read_base_url(&f, kind, errors);
+    let keys = read_keys(&f, kind, errors);
+    let api_version = read_api_version(&f, kind, errors);
+    let headers = read_headers(&f, errors);
+    let models = f.str_list("models", errors);
+    let mut timeout = |key: &str, default: u64| {
+        let v = f.u64(key, default, errors);
+        check_range(errors, &f.at(key), v, 1, MAX_TIMEOUT_MS);
+        v
+    };
+    let timeout_ms = timeout("timeout_ms", DEFAULT_TIMEOUT_MS);
+    let connect_timeout_ms = timeout("connect_timeout_ms", DEFAULT_CONNECT_TIMEOUT_MS);
+    let pool_idle_timeout_ms = timeout("pool_idle_timeout_ms", DEFAULT_POOL_IDLE_TIMEOUT_MS);
+    let pool_max_idle = f.usize("pool_max_idle", DEFAULT_POOL_MAX_IDLE, errors);
+
+    let provider = match (name.clone(), kind, base_url) {
+        (Some(name), Some(kind), Some(base_url)) if errors.0.len() == before => {
+            Some(ProviderConfig {
+                name,
+                kind,
+                base_url,
+                keys,
+                models,
+                timeout_ms,
+                connect_timeout_ms,
+                pool_idle_timeout_ms,
+                pool_max_idle,
+                api_version,
+                headers,
+            })
+        }
+        _ => None,
+    };
+    (name, provider)
+}
+
+/// `kind`, defaulting to the name when the name is a kind's name.
+fn read_kind(f: &Fields<'_>, name: Option<&str>, errors: &mut Errors) -> Option<ProviderKind> {
+    let kind = match f.str("kind", errors) {
+        Some(k) => k,
+        None if f.get("kind").is_some() => return None,
+        None => match name.and_then(ProviderKind::parse) {
+            Some(kind) => return check_supported(f, kind, errors),
+            None => {
+                errors.push(
+                    f.path.clone(),
+                    "missing required field 'kind' (it may be left out only when the name is a kind, like name = \"openai\")",
+                );
+                return None;
+            }
+        },
+    };
+    match ProviderKind::parse(&kind) {
+        Some(k) => check_supported(f, k, errors),
+        None => {
+            let all: Vec<_> = ProviderKind::ALL.iter().map(|k| k.as_str()).collect();
+            errors.push(
+                f.at("kind"),
+                format!(
+                    "unknown provider kind {kind:?} (expected one of: {})",
+                    all.join(", ")
+                ),
+            );
+            None
+        }
+    }
+}
+
+fn check_supported(
+    f: &Fields<'_>,
+    kind: ProviderKind,
+    errors: &mut Errors,
+) -> Option<ProviderKind> {
+    if !kind.is_supported() {
+        errors.push(
+            f.at("kind"),
+            format!(
+                "provider kind '{kind}' is not supported by this build yet (OpenAI-format kinds only)"
+            ),
+        );
+    }
+    Some(kind)
+}
+
+/// `base_url`, or the kind's default.
+fn read_base_url(
+    f: &Fields<'_>,
+    kind: Option<ProviderKind>,
+    errors: &mut Errors,
+) -> Option<BaseUrl> {
+    let text = match f.str("base_url", errors) {
+        Some(t) => t,
+        None if f.get("base_url").is_some() => return None,
+        None => {
+            let kind = kind?;
+            match kind.default_base_url() {
+                Some(d) => d.to_string(),
+                None => {
+                    if kind.is_supported() {
+                        errors.push(
+                            f.path.clone(),
+                            format!(
+                                "missing required field 'base_url' (kind '{kind}' has no default)"
+                            ),
+                        );
+                    }
+                    return None;
+                }
+            }
+        }
+    };
+    match BaseUrl::parse(&text) {
+        Ok(url) => Some(url),
+        Err(m) => {
+            errors.push(f.at("base_url"), format!("invalid URL: {m}"));
+            None
+        }
+    }
+}
+
+/// `api_version`: azure only, default [`DEFAULT_AZURE_API_VERSION`].
+fn read_api_version(
+    f: &Fields<'_>,
+    kind: Option<ProviderKind>,
+    errors: &mut Errors,
+) -> Option<String> {
+    let value = f.str("api_version", errors);
+    let is_azure = kind == Some(ProviderKind::Azure);
+    match value {
+        Some(_) if kind.is_some() && !is_azure => {
+            errors.push(f.at("api_version"), "applies only to kind 'azure'");
+            None
+        }
+        Some(v)
+            if v.is_empty()
+                || !v
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_')) =>
+        {
+            errors.push(
+                f.at("api_version"),
+                format!("{v:?} is not a valid version (like \"{DEFAULT_AZURE_API_VERSION}\")"),
+            );
+            None
+        }
+        Some(v) => Some(v),
+        None if is_azure => Some(DEFAULT_AZURE_API_VERSION.to_string()),
+        None => None,
+    }
+}

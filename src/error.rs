@@ -1,0 +1,252 @@
+//! The gateway's one error type.
+//!
+//! Every failure knows where it came from (the caller, the upstream provider, or the gateway itself),
+//! whether another attempt (a retry, another key, a fallback) could help, and how to present itself
+//! to the caller in the caller's own API format.
+
+use std::borrow::Cow;
+
+use bytes::BytesMut;
+
+/// Who caused an error: decides logging level and whether a retry or fallback may help.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorSource {
+    /// The request was wrong; retrying it unchanged cannot help.
+    Caller,
+    /// The provider failed or could not be reached; another key, target or provider may help.
+    Upstream,
+    /// The gateway itself failed or is shutting down.
+    Internal,
+}
+
+/// What went wrong, which fixes the HTTP status and the machine-readable `type`/`code`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// Malformed HTTP request line, header or framing.
+    MalformedRequest,
+    /// The body is not valid JSON (or not a JSON object).
+    InvalidJson,
+    /// A field has the wrong type or an invalid value.
+    InvalidField,
+    /// The request names no model.
+    MissingModel,
+    /// The model (or its provider prefix) is not known to this gateway.
+    UnknownModel,
+    /// No route at this path.
+    RouteNotFound,
+    /// The route exists but not for this method.
+    MethodNotAllowed,
+    /// The body exceeds `server.max_request_bytes`.
+    PayloadTooLarge,
+    /// The request head exceeds `server.max_header_bytes` or `server.max_headers`.
+    HeadersTooLarge,
+    /// A transfer-coding other than chunked.
+    UnsupportedEncoding,
+    /// No provider key may serve this model.
+    NoUsableKey,
+    /// The provider could not be connected to (refused, DNS, TLS).
+    UpstreamConnect,
+    /// The provider did not answer within its timeout.
+    UpstreamTimeout,
+    /// The provider answered with something that is not valid HTTP, or hung up before answering.
+    UpstreamProtocol,
+    /// The gateway is draining for shutdown.
+    ShuttingDown,
+    /// The metrics scrape or another internal step failed.
+    Internal,
+}
+
+impl ErrorKind {
+    /// HTTP status code a caller's SDK expects for this kind.
+    pub fn status(self) -> u16 {
+        match self {
+            ErrorKind::MalformedRequest
+            | ErrorKind::InvalidJson
+            | ErrorKind::InvalidField
+            | ErrorKind::MissingModel => 400,
+            ErrorKind::UnknownModel | ErrorKind::RouteNotFound => 404,
+            ErrorKind::MethodNotAllowed => 405,
+            ErrorKind::PayloadTooLarge => 413,
+            ErrorKind::HeadersTooLarge => 431,
+            ErrorKind::UnsupportedEncoding => 501,
+            ErrorKind::NoUsableKey => 503,
+            ErrorKind::UpstreamConnect | ErrorKind::UpstreamProtocol => 502,
+            ErrorKind::UpstreamTimeout => 504,
+            ErrorKind::ShuttingDown => 503,
+            ErrorKind::Internal => 500,
+        }
+    }
+
+    /// OpenAI-style `error.type`.
+    pub fn openai_type(self) -> &'static str {
+        match self.status() {
+            400 | 404 | 405 | 413 | 431 | 501 => "invalid_request_error",
+            500 => "internal_error",
+            _ => "upstream_error",
+        }
+    }
+
+    /// Machine-readable `error.code`.
+    pub fn code(self) -> &'static str {
+        match self {
+            ErrorKind::MalformedRequest => "malformed_request",
+            ErrorKind::InvalidJson => "invalid_json",
+            ErrorKind::InvalidField => "invalid_field",
+            ErrorKind::MissingModel => "missing_model",
+            ErrorKind::UnknownModel => "model_not_found",
+            ErrorKind::RouteNotFound => "route_not_found",
+            ErrorKind::MethodNotAllowed => "method_not_allowed",
+            ErrorKind::PayloadTooLarge => "payload_too_large",
+            ErrorKind::HeadersTooLarge => "headers_too_large",
+            ErrorKind::UnsupportedEncoding => "unsupported_transfer_encoding",
+            ErrorKind::NoUsableKey => "no_usable_key",
+            ErrorKind::UpstreamConnect => "upstream_connect_failed",
+            ErrorKind::UpstreamTimeout => "upstream_timeout",
+            ErrorKind::UpstreamProtocol => "upstream_protocol_error",
+            ErrorKind::ShuttingDown => "shutting_down",
+            ErrorKind::Internal => "internal_error",
+        }
+    }
+
+    /// Who is responsible for this kind of failure.
+    pub fn source(self) -> ErrorSource {
+        match self {
+            ErrorKind::NoUsableKey
+            | ErrorKind::UpstreamConnect
+            | ErrorKind::UpstreamTimeout
+            | ErrorKind::UpstreamProtocol => ErrorSource::Upstream,
+            ErrorKind::ShuttingDown | ErrorKind::Internal => ErrorSource::Internal,
+            _ => ErrorSource::Caller,
+        }
+    }
+}
+
+/// A failure on the request path, ready to be shown to the caller.
+#[derive(Debug, Clone)]
+pub struct GatewayError {
+    /// What went wrong.
+    pub kind: ErrorKind,
+    /// Human-readable explanation, shown to the caller.
+    pub message: Cow<'static, str>,
+    /// Whether another attempt (same or other key/target) may succeed.
+    pub retryable: bool,
+}
+
+impl GatewayError {
+    /// An error of `kind`; retryable when it came from upstream.
+    pub fn new(kind: ErrorKind, message: impl Into<Cow<'static, str>>) -> Self {
+        GatewayError {
+            kind,
+            message: message.into(),
+            retryable: kind.source() == ErrorSource::Upstream,
+        }
+    }
+
+    /// Who caused it.
+    pub fn source(&self) -> ErrorSource {
+        self.kind.source()
+    }
+
+    /// HTTP status for the caller.
+    pub fn status(&self) -> u16 {
+        self.kind.status()
+    }
+
+    /// Appends the body of this error in the caller's format to `out`.
+    pub fn write_body(&self, format: ApiFormat, out: &mut BytesMut) {
+        match format {
+            ApiFormat::OpenAi => {
+                out.extend_from_slice(b"{\"error\":{\"message\":");
+                write_json_string(&self.message, out);
+                out.extend_from_slice(b",\"type\":\"");
+                out.extend_from_slice(self.kind.openai_type().as_bytes());
+                out.extend_from_slice(b"\",\"param\":null,\"code\":\"");
+                out.extend_from_slice(self.kind.code().as_bytes());
+                out.extend_from_slice(b"\"}}");
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for GatewayError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} ({}): {}",
+            self.kind.code(),
+            self.status(),
+            self.message
+        )
+    }
+}
+
+impl std::error::Error for GatewayError {}
+
+/// The API dialect a caller speaks; errors and translated responses use it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApiFormat {
+    /// OpenAI chat/completions/embeddings/responses.
+    OpenAi,
+}
+
+/// Appends `s` as a JSON string literal (quoted and escaped) to `out`.
+pub fn write_json_string(s: &str, out: &mut BytesMut) {
+    out.extend_from_slice(b"\"");
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let escape: Option<&[u8]> = match b {
+            b'"' => Some(b"\\\""),
+            b'\\' => Some(b"\\\\"),
+            b'\n' => Some(b"\\n"),
+            b'\r' => Some(b"\\r"),
+            b'\t' => Some(b"\\t"),
+            0..=0x1f => None,
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[start..i]);
+        match escape {
+            Some(e) => out.extend_from_slice(e),
+            None => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                out.extend_from_slice(&[
+                    b'\\',
+                    b'u',
+                    b'0',
+                    b'0',
+                    HEX[(b >> 4) as usize],
+                    HEX[(b & 0xf) as usize],
+                ]);
+            }
+        }
+        start = i + 1;
+    }
+    out.extend_from_slice(&bytes[start..]);
+    out.extend_from_slice(b"\"");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn openai_error_body_is_valid_json_with_escapes() {
+        let err = GatewayError::new(ErrorKind::UnknownModel, "model \"x\"\nnot\u{1} found");
+        let mut out = BytesMut::new();
+        err.write_body(ApiFormat::OpenAi, &mut out);
+        let v: serde_json::Value = serde_json::from_slice(&out).expect("valid json");
+        assert_eq!(v["error"]["message"], "model \"x\"\nnot\u{1} found");
+        assert_eq!(v["error"]["type"], "invalid_request_error");
+        assert_eq!(v["error"]["code"], "model_not_found");
+        assert_eq!(err.status(), 404);
+        assert!(!err.retryable);
+    }
+
+    #[test]
+    fn upstream_errors_are_retryable() {
+        let err = GatewayError::new(ErrorKind::UpstreamConnect, "refused");
+        assert!(err.retryable);
+        assert_eq!(err.source(), ErrorSource::Upstream);
+        assert_eq!(err.status(), 502);
+    }
+}

@@ -1,0 +1,67 @@
+//! The compiled, immutable state all shards share: the configuration turned into the structures
+//! the request path reads (providers with pre-formatted headers, the model index, the models list).
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures_channel::mpsc::UnboundedSender;
+use monoio_rustls::TlsConnector;
+
+use crate::config::Config;
+use crate::http::request::HeadLimits;
+use crate::pipeline::resolve::ModelIndex;
+use crate::providers::Provider;
+use crate::upstream::dns::Resolver;
+
+/// A request for a shard's metrics snapshot, answered on the oneshot.
+pub type SnapshotRequest = futures_channel::oneshot::Sender<crate::metrics::Snapshot>;
+
+/// Everything the request path needs that does not change while serving.
+pub struct Gateway {
+    /// The validated configuration.
+    pub config: Config,
+    /// Providers in configuration order; routing refers to them by index.
+    pub providers: Vec<Provider>,
+    /// Provider names by index (metric labels).
+    pub provider_names: Vec<String>,
+    /// Model name → provider/model resolution.
+    pub models: ModelIndex,
+    /// The `GET /v1/models` body, built once.
+    pub models_json: Bytes,
+    /// TLS client configuration.
+    pub tls: TlsConnector,
+    /// The DNS resolver thread.
+    pub resolver: Resolver,
+    /// Request head limits.
+    pub head_limits: HeadLimits,
+    /// One channel per shard for metrics snapshots, indexed by shard id.
+    pub metric_peers: Vec<UnboundedSender<SnapshotRequest>>,
+}
+
+impl Gateway {
+    /// Compiles `config`; `metric_peers` must have one sender per shard.
+    pub fn build(
+        config: Config,
+        metric_peers: Vec<UnboundedSender<SnapshotRequest>>,
+    ) -> Result<Arc<Gateway>, String> {
+        let providers: Vec<Provider> = config.providers.iter().map(Provider::compile).collect();
+        let provider_names = providers.iter().map(|p| p.name.clone()).collect();
+        let models = ModelIndex::build(&config, &providers);
+        let models_json = models.models_list_json(&config);
+        let head_limits = HeadLimits {
+            max_head_bytes: config.server.max_header_bytes,
+            max_headers: config.server.max_headers,
+        };
+        Ok(Arc::new(Gateway {
+            providers,
+            provider_names,
+            models,
+            models_json,
+            tls: crate::upstream::tls::connector()?,
+            resolver: Resolver::start().map_err(|e| format!("starting the DNS thread: {e}"))?,
+            head_limits,
+            metric_peers,
+            config,
+        }))
+    }
+}

@@ -1,0 +1,271 @@
+//! Metrics: per-shard single-writer counters and latency histograms, merged at scrape.
+//!
+//! Each shard owns its `ShardMetrics` outright (no atomics, no locks: only its own thread touches
+//! it). A scrape asks every other shard for a snapshot over a channel and merges the answers, so
+//! the request path never pays for cross-core cache traffic.
+
+pub mod prometheus;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+
+/// Largest latency a histogram records, in nanoseconds (longer values are clamped).
+const MAX_NANOS: u64 = 600_000_000_000;
+
+/// Routes as metric labels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RouteLabel {
+    /// `/v1/chat/completions`
+    ChatCompletions,
+    /// `/v1/completions`
+    Completions,
+    /// `/v1/embeddings`
+    Embeddings,
+    /// `/v1/responses`
+    Responses,
+    /// `/v1/models`
+    Models,
+    /// `/health`, `/ready`
+    Health,
+    /// `/metrics`
+    Metrics,
+    /// Anything else (404s, malformed requests).
+    Other,
+}
+
+impl RouteLabel {
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RouteLabel::ChatCompletions => "chat_completions",
+            RouteLabel::Completions => "completions",
+            RouteLabel::Embeddings => "embeddings",
+            RouteLabel::Responses => "responses",
+            RouteLabel::Models => "models",
+            RouteLabel::Health => "health",
+            RouteLabel::Metrics => "metrics",
+            RouteLabel::Other => "other",
+        }
+    }
+}
+
+/// No provider / model label (requests that never reached routing).
+pub const NONE: u32 = u32::MAX;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct CounterKey {
+    route: RouteLabel,
+    provider: u32,
+    model: u32,
+    status: u16,
+}
+
+/// One latency distribution with its exact sum.
+#[derive(Debug, Clone)]
+pub struct Latency {
+    /// Recorded values in nanoseconds.
+    pub hist: Histogram<u64>,
+    /// Exact sum of recorded values in nanoseconds.
+    pub sum_nanos: u128,
+}
+
+impl Latency {
+    fn new() -> Latency {
+        Latency {
+            // Three significant digits from 1 ns to 10 min: the overhead target is in µs.
+            hist: Histogram::new_with_bounds(1, MAX_NANOS, 3)
+                .expect("constant histogram bounds are valid"),
+            sum_nanos: 0,
+        }
+    }
+
+    fn record(&mut self, d: Duration) {
+        let n = (d.as_nanos().min(u128::from(MAX_NANOS)) as u64).max(1);
+        self.hist.saturating_record(n);
+        self.sum_nanos += u128::from(n);
+    }
+
+    fn merge(&mut self, other: &Latency) {
+        let _ = self.hist.add(&other.hist);
+        self.sum_nanos += other.sum_nanos;
+    }
+}
+
+/// What one request contributes to the metrics.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestRecord<'a> {
+    /// The route label.
+    pub route: RouteLabel,
+    /// Provider index, or `None` if routing was not reached.
+    pub provider: Option<usize>,
+    /// Upstream model name, if resolved.
+    pub model: Option<&'a str>,
+    /// Status sent to the caller.
+    pub status: u16,
+    /// Receive → response fully written.
+    pub total: Duration,
+    /// Time spent waiting on the provider (connect, head, body reads); zero when not proxied.
+    pub upstream: Duration,
+    /// Whether it was proxied (only then are upstream/overhead recorded).
+    pub proxied: bool,
+}
+
+/// A shard's metrics; written only by its shard.
+#[derive(Debug)]
+pub struct ShardMetrics {
+    counters: HashMap<CounterKey, u64>,
+    model_ids: HashMap<Box<str>, u32>,
+    model_names: Vec<Box<str>>,
+    duration: Latency,
+    overhead: Latency,
+    upstream: Latency,
+}
+
+impl Default for ShardMetrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ShardMetrics {
+    /// Empty metrics.
+    pub fn new() -> ShardMetrics {
+        ShardMetrics {
+            counters: HashMap::with_capacity(64),
+            model_ids: HashMap::new(),
+            model_names: Vec::new(),
+            duration: Latency::new(),
+            overhead: Latency::new(),
+            upstream: Latency::new(),
+        }
+    }
+
+    /// Counts one request. Allocates only the first time a model name is seen on this shard.
+    pub fn record(&mut self, r: &RequestRecord<'_>) {
+        let model = match r.model {
+            Some(m) => self.intern(m),
+            None => NONE,
+        };
+        let key = CounterKey {
+            route: r.route,
+            provider: r.provider.map_or(NONE, |p| p as u32),
+            model,
+            status: r.status,
+        };
+        *self.counters.entry(key).or_insert(0) += 1;
+        self.duration.record(r.total);
+        if r.proxied {
+            self.upstream.record(r.upstream);
+            self.overhead.record(r.total.saturating_sub(r.upstream));
+        }
+    }
+
+    fn intern(&mut self, model: &str) -> u32 {
+        if let Some(&id) = self.model_ids.get(model) {
+            return id;
+        }
+        // Bound the label set: a caller inventing model names must not grow memory forever.
+        if self.model_names.len() >= 10_000 {
+            return NONE;
+        }
+        let id = self.model_names.len() as u32;
+        self.model_names.push(model.into());
+        self.model_ids.insert(model.into(), id);
+        id
+    }
+
+    /// A copy for a scrape.
+    pub fn snapshot(&self) -> Snapshot {
+        let requests = self
+            .counters
+            .iter()
+            .map(|(k, &count)| CounterSample {
+                route: k.route,
+                provider: k.provider,
+                model: self
+                    .model_names
+                    .get(k.model as usize)
+                    .map(|m| m.to_string())
+                    .unwrap_or_default(),
+                status: k.status,
+                count,
+            })
+            .collect();
+        Snapshot {
+            requests,
+            duration: self.duration.clone(),
+            overhead: self.overhead.clone(),
+            upstream: self.upstream.clone(),
+        }
+    }
+}
+
+/// One counter value with its labels resolved.
+#[derive(Debug, Clone)]
+pub struct CounterSample {
+    /// Route label.
+    pub route: RouteLabel,
+    /// Provider index or `NONE`.
+    pub provider: u32,
+    /// Model name ("" when none).
+    pub model: String,
+    /// Status code.
+    pub status: u16,
+    /// Requests counted.
+    pub count: u64,
+}
+
+/// A shard's metrics at one moment, sendable to the scraping shard.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    /// `requests_total` samples.
+    pub requests: Vec<CounterSample>,
+    /// `request_duration_seconds`.
+    pub duration: Latency,
+    /// `overhead_seconds`.
+    pub overhead: Latency,
+    /// `upstream_duration_seconds`.
+    pub upstream: Latency,
+}
+
+impl Snapshot {
+    /// Folds `other` into `self` (histograms added, counters appended; the renderer sums them).
+    pub fn merge(&mut self, other: Snapshot) {
+        self.requests.extend(other.requests);
+        self.duration.merge(&other.duration);
+        self.overhead.merge(&other.overhead);
+        self.upstream.merge(&other.upstream);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_and_merges() {
+        let mut a = ShardMetrics::new();
+        let mut b = ShardMetrics::new();
+        let rec = RequestRecord {
+            route: RouteLabel::ChatCompletions,
+            provider: Some(0),
+            model: Some("gpt-x"),
+            status: 200,
+            total: Duration::from_micros(110),
+            upstream: Duration::from_micros(100),
+            proxied: true,
+        };
+        a.record(&rec);
+        a.record(&rec);
+        b.record(&rec);
+        let mut snap = a.snapshot();
+        snap.merge(b.snapshot());
+        let total: u64 = snap.requests.iter().map(|s| s.count).sum();
+        assert_eq!(total, 3);
+        assert_eq!(snap.overhead.hist.len(), 3);
+        let p50 = snap.overhead.hist.value_at_quantile(0.5);
+        assert!((9_990..=10_010).contains(&p50), "p50 {p50}");
+    }
+}

@@ -1,0 +1,181 @@
+//! Stage 3, resolve: the model name a caller sent → a provider and the model name it knows.
+//! Pure lookups in maps built at start-up; no I/O, no allocation on success.
+//!
+//! Order (SPEC §5): an alias of that name; `provider/model` with a registered provider prefix;
+//! a provider whose configured `models` list has the name; a well-known family prefix
+//! (`gpt-` → the first registered OpenAI provider, and so on).
+
+use std::collections::HashMap;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bytes::{Bytes, BytesMut};
+
+use crate::config::Config;
+use crate::error::{write_json_string, ErrorKind, GatewayError};
+use crate::providers::Provider;
+
+/// Where a request goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Target<'a> {
+    /// Provider index.
+    pub provider: usize,
+    /// The model name as the provider knows it (prefix stripped).
+    pub model: &'a str,
+}
+
+#[derive(Debug)]
+struct AliasTarget {
+    provider: usize,
+    model: String,
+    weight: u32,
+}
+
+/// Lookup tables for resolution.
+#[derive(Debug, Default)]
+pub struct ModelIndex {
+    aliases: HashMap<String, Vec<AliasTarget>>,
+    providers: HashMap<String, usize>,
+    listed: HashMap<String, usize>,
+    families: Vec<(&'static str, usize)>,
+    provider_names: Vec<String>,
+}
+
+impl ModelIndex {
+    /// Builds the tables from a validated configuration and its compiled providers.
+    pub fn build(config: &Config, providers: &[Provider]) -> ModelIndex {
+        let mut index = ModelIndex::default();
+        for (i, p) in providers.iter().enumerate() {
+            index.providers.insert(p.name.clone(), i);
+            index.provider_names.push(p.name.clone());
+            for prefix in p.kind.model_prefixes() {
+                if !index.families.iter().any(|(f, _)| f == prefix) {
+                    index.families.push((prefix, i));
+                }
+            }
+        }
+        for (i, p) in config.providers.iter().enumerate() {
+            for m in &p.models {
+                index.listed.entry(m.clone()).or_insert(i);
+            }
+        }
+        for alias in &config.models {
+            let targets = alias
+                .targets
+                .iter()
+                .filter_map(|t| {
+                    index
+                        .providers
+                        .get(&t.provider)
+                        .map(|&provider| AliasTarget {
+                            provider,
+                            model: t.model.clone(),
+                            weight: t.weight.max(1),
+                        })
+                })
+                .collect();
+            index.aliases.insert(alias.name.clone(), targets);
+        }
+        index
+    }
+
+    /// Resolves `name`; unknown names are a 404 in the caller's format.
+    pub fn resolve<'a>(
+        &'a self,
+        name: &'a str,
+        rng: &mut fastrand::Rng,
+    ) -> Result<Target<'a>, GatewayError> {
+        if let Some(targets) = self.aliases.get(name) {
+            let total: u64 = targets.iter().map(|t| u64::from(t.weight)).sum();
+            let mut ticket = if total > 0 { rng.u64(0..total) } else { 0 };
+            for t in targets {
+                if ticket < u64::from(t.weight) {
+                    return Ok(Target {
+                        provider: t.provider,
+                        model: &t.model,
+                    });
+                }
+                ticket -= u64::from(t.weight);
+            }
+        }
+        if let Some((prefix, rest)) = name.split_once('/') {
+            if let Some(&provider) = self.providers.get(prefix) {
+                if rest.is_empty() {
+                    return Err(GatewayError::new(
+                        ErrorKind::UnknownModel,
+                        format!(
+                            "model '{name}' names provider '{prefix}' but no model after the '/'"
+                        ),
+                    ));
+                }
+                return Ok(Target {
+                    provider,
+                    model: rest,
+                });
+            }
+        }
+        if let Some(&provider) = self.listed.get(name) {
+            return Ok(Target {
+                provider,
+                model: name,
+            });
+        }
+        if let Some(&(_, provider)) = self
+            .families
+            .iter()
+            .find(|(prefix, _)| name.starts_with(prefix))
+        {
+            return Ok(Target {
+                provider,
+                model: name,
+            });
+        }
+        Err(self.unknown(name))
+    }
+
+    fn unknown(&self, name: &str) -> GatewayError {
+        let providers = if self.provider_names.is_empty() {
+            "none are configured".to_string()
+        } else {
+            self.provider_names.join(", ")
+        };
+        GatewayError::new(
+            ErrorKind::UnknownModel,
+            format!(
+                "model '{name}' is not served by this gateway: name it as provider/model (providers: {providers}) or use a configured alias"
+            ),
+        )
+    }
+
+    /// The `GET /v1/models` body: every alias and every listed `provider/model`.
+    pub fn models_list_json(&self, config: &Config) -> Bytes {
+        let created = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let mut out = BytesMut::new();
+        out.extend_from_slice(b"{\"object\":\"list\",\"data\":[");
+        let mut first = true;
+        let mut entry = |id: &str, owner: &str, out: &mut BytesMut| {
+            if !first {
+                out.extend_from_slice(b",");
+            }
+            first = false;
+            out.extend_from_slice(b"{\"id\":");
+            write_json_string(id, out);
+            out.extend_from_slice(b",\"object\":\"model\",\"created\":");
+            out.extend_from_slice(itoa::Buffer::new().format(created).as_bytes());
+            out.extend_from_slice(b",\"owned_by\":");
+            write_json_string(owner, out);
+            out.extend_from_slice(b"}");
+        };
+        for alias in &config.models {
+            entry(&alias.name, "shardgate", &mut out);
+        }
+        for p in &config.providers {
+            for m in &p.models {
+                entry(&format!("{}/{}", p.name, m), &p.name, &mut out);
+            }
+        }
+        out.extend_from_slice(b"]}");
+        out.freeze()
+    }
+}

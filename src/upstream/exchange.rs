@@ -1,0 +1,265 @@
+//! One upstream request/response exchange: get a connection (pooled or new), write the request,
+//! read the response head. A pooled connection that fails before any response byte is retried once
+//! on a fresh connection (the server may have closed it while it sat idle).
+
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use monoio::net::TcpStream;
+
+use super::stream::UpstreamStream;
+use crate::error::{ErrorKind, GatewayError};
+use crate::http::response::{ResponseHead, ResponseHeadError};
+use crate::providers::Provider;
+use crate::server::shard::Shard;
+
+/// Largest response head accepted from a provider.
+const MAX_RESPONSE_HEAD: usize = 64 * 1024;
+/// Read buffer size of an upstream connection.
+const READ_CHUNK: usize = 16 * 1024;
+
+/// An upstream connection with its read buffer and the head of its current response.
+pub struct UpstreamConn {
+    /// The socket (plain or TLS).
+    pub stream: UpstreamStream,
+    /// Bytes read but not yet consumed (after `start`: the beginning of the body).
+    pub rbuf: BytesMut,
+    /// The current response's head.
+    pub head: ResponseHead,
+}
+
+/// Why reading from a provider stopped.
+#[derive(Debug)]
+pub enum UpstreamFailure {
+    /// No byte within the timeout.
+    Timeout,
+    /// The provider closed the connection.
+    Closed,
+    /// A socket error.
+    Io(std::io::Error),
+}
+
+impl UpstreamConn {
+    /// Opens a new connection to `provider` (DNS off-loop, TCP_NODELAY, TLS when configured).
+    pub async fn connect(shard: &Shard, provider: &Provider) -> Result<UpstreamConn, GatewayError> {
+        let origin = &provider.origin;
+        let addr = match origin.literal {
+            Some(a) => a,
+            None => shard
+                .dns
+                .lookup(&origin.host, origin.port)
+                .await
+                .map_err(|e| connect_error(provider, &e.to_string()))?,
+        };
+        let tcp =
+            match monoio::time::timeout(provider.connect_timeout, TcpStream::connect_addr(addr))
+                .await
+            {
+                Ok(Ok(s)) => s,
+                Ok(Err(e)) => {
+                    if origin.literal.is_none() {
+                        shard.dns.forget(&origin.host, origin.port);
+                    }
+                    return Err(connect_error(provider, &e.to_string()));
+                }
+                Err(_) => {
+                    return Err(GatewayError::new(
+                        ErrorKind::UpstreamTimeout,
+                        format!("connecting to provider '{}' timed out", provider.name),
+                    ))
+                }
+            };
+        // Without it, a keep-alive request can wait ~40 ms on Nagle + delayed ACK.
+        let _ = tcp.set_nodelay(true);
+        let stream = if origin.tls {
+            let server_name = rustls::pki_types::ServerName::try_from(origin.host.clone())
+                .map_err(|e| connect_error(provider, &format!("invalid TLS server name: {e}")))?;
+            match monoio::time::timeout(
+                provider.connect_timeout,
+                shard.gateway.tls.connect(server_name, tcp),
+            )
+            .await
+            {
+                Ok(Ok(tls)) => UpstreamStream::Tls(Box::new(tls)),
+                Ok(Err(e)) => return Err(connect_error(provider, &format!("TLS: {e}"))),
+                Err(_) => {
+                    return Err(GatewayError::new(
+                        ErrorKind::UpstreamTimeout,
+                        format!("TLS handshake with provider '{}' timed out", provider.name),
+                    ))
+                }
+            }
+        } else {
+            UpstreamStream::Plain(tcp)
+        };
+        Ok(UpstreamConn {
+            stream,
+            rbuf: BytesMut::with_capacity(READ_CHUNK),
+            head: ResponseHead::new(),
+        })
+    }
+
+    /// Reads more bytes into `rbuf`, waiting at most `timeout`. `Ok(n)` with n > 0 only.
+    pub async fn fill(&mut self, timeout: Duration) -> Result<usize, UpstreamFailure> {
+        if self.rbuf.capacity() - self.rbuf.len() < READ_CHUNK / 4 {
+            self.rbuf.reserve(READ_CHUNK);
+        }
+        let buf = std::mem::take(&mut self.rbuf);
+        match monoio::time::timeout(timeout, self.stream.read(buf)).await {
+            Ok((Ok(0), buf)) => {
+                self.rbuf = buf;
+                Err(UpstreamFailure::Closed)
+            }
+            Ok((Ok(n), buf)) => {
+                self.rbuf = buf;
+                Ok(n)
+            }
+            Ok((Err(e), buf)) => {
+                self.rbuf = buf;
+                Err(UpstreamFailure::Io(e))
+            }
+            Err(_) => Err(UpstreamFailure::Timeout),
+        }
+    }
+}
+
+fn connect_error(provider: &Provider, detail: &str) -> GatewayError {
+    GatewayError::new(
+        ErrorKind::UpstreamConnect,
+        format!(
+            "could not connect to provider '{}': {detail}",
+            provider.name
+        ),
+    )
+}
+
+/// Sends `request` (a complete request, head and body) to provider `index` and reads the response
+/// head. Returns the connection, positioned at the body, and gives `request` back for reuse.
+/// `waited` accumulates the time spent waiting on the provider (connect and response head).
+pub async fn start(
+    shard: &Shard,
+    index: usize,
+    request: BytesMut,
+    deadline: Instant,
+    waited: &mut Duration,
+) -> (Result<UpstreamConn, GatewayError>, BytesMut) {
+    let Some(provider) = shard.gateway.providers.get(index) else {
+        return (
+            Err(GatewayError::new(
+                ErrorKind::Internal,
+                "provider index out of range",
+            )),
+            request,
+        );
+    };
+    let mut request = request;
+    let mut pooled = shard.pool.checkout(index, provider.pool_idle_timeout);
+    loop {
+        let reused = pooled.is_some();
+        let mut conn = match pooled.take() {
+            Some(c) => c,
+            None => {
+                let t = Instant::now();
+                let c = UpstreamConn::connect(shard, provider).await;
+                *waited += t.elapsed();
+                match c {
+                    Ok(c) => c,
+                    Err(e) => return (Err(e), request),
+                }
+            }
+        };
+        let (written, buf) = conn.stream.write_all(request).await;
+        request = buf;
+        if let Err(e) = written {
+            if reused {
+                continue;
+            }
+            return (
+                Err(protocol(
+                    provider,
+                    &format!("writing the request failed: {e}"),
+                )),
+                request,
+            );
+        }
+        let t = Instant::now();
+        let result = read_head(&mut conn, provider, deadline).await;
+        *waited += t.elapsed();
+        match result {
+            Ok(()) => return (Ok(conn), request),
+            Err(HeadFailure::NothingReceived(_)) if reused => continue,
+            Err(HeadFailure::NothingReceived(f)) | Err(HeadFailure::Partial(f)) => {
+                return (Err(failure_error(provider, f)), request)
+            }
+            Err(HeadFailure::Invalid(e)) => return (Err(e), request),
+        }
+    }
+}
+
+enum HeadFailure {
+    NothingReceived(UpstreamFailure),
+    Partial(UpstreamFailure),
+    Invalid(GatewayError),
+}
+
+async fn read_head(
+    conn: &mut UpstreamConn,
+    provider: &Provider,
+    deadline: Instant,
+) -> Result<(), HeadFailure> {
+    conn.rbuf.clear();
+    let mut received_any = false;
+    loop {
+        if !conn.rbuf.is_empty() {
+            match conn.head.parse(&conn.rbuf, false, MAX_RESPONSE_HEAD) {
+                Ok(Some(n)) => {
+                    let head = conn.rbuf.split_to(n).freeze();
+                    conn.head.attach(head);
+                    if (100..200).contains(&conn.head.status) {
+                        // Interim response (e.g. 100 Continue): the real head follows.
+                        continue;
+                    }
+                    return Ok(());
+                }
+                Ok(None) => {}
+                Err(ResponseHeadError::TooLarge) => {
+                    return Err(HeadFailure::Invalid(protocol(
+                        provider,
+                        "response head too large",
+                    )))
+                }
+                Err(ResponseHeadError::Malformed(m)) => {
+                    return Err(HeadFailure::Invalid(protocol(
+                        provider,
+                        &format!("invalid response: {m}"),
+                    )))
+                }
+            }
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        match conn.fill(left).await {
+            Ok(_) => received_any = true,
+            Err(f) if received_any => return Err(HeadFailure::Partial(f)),
+            Err(f) => return Err(HeadFailure::NothingReceived(f)),
+        }
+    }
+}
+
+/// The caller-facing error for a failed read from `provider`.
+pub fn failure_error(provider: &Provider, f: UpstreamFailure) -> GatewayError {
+    match f {
+        UpstreamFailure::Timeout => GatewayError::new(
+            ErrorKind::UpstreamTimeout,
+            format!("provider '{}' did not answer in time", provider.name),
+        ),
+        UpstreamFailure::Closed => protocol(provider, "the provider closed the connection"),
+        UpstreamFailure::Io(e) => protocol(provider, &format!("connection error: {e}")),
+    }
+}
+
+fn protocol(provider: &Provider, detail: &str) -> GatewayError {
+    GatewayError::new(
+        ErrorKind::UpstreamProtocol,
+        format!("provider '{}': {detail}", provider.name),
+    )
+}
