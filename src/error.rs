@@ -40,6 +40,8 @@ pub enum ErrorKind {
     PayloadTooLarge,
     /// The request head exceeds `server.max_header_bytes` or `server.max_headers`.
     HeadersTooLarge,
+    /// The caller took longer than the head or body read timeout.
+    RequestTimeout,
     /// A transfer-coding other than chunked.
     UnsupportedEncoding,
     /// No provider key may serve this model.
@@ -66,6 +68,7 @@ impl ErrorKind {
             | ErrorKind::MissingModel => 400,
             ErrorKind::UnknownModel | ErrorKind::RouteNotFound => 404,
             ErrorKind::MethodNotAllowed => 405,
+            ErrorKind::RequestTimeout => 408,
             ErrorKind::PayloadTooLarge => 413,
             ErrorKind::HeadersTooLarge => 431,
             ErrorKind::UnsupportedEncoding => 501,
@@ -80,7 +83,7 @@ impl ErrorKind {
     /// OpenAI-style `error.type`.
     pub fn openai_type(self) -> &'static str {
         match self.status() {
-            400 | 404 | 405 | 413 | 431 | 501 => "invalid_request_error",
+            400 | 404 | 405 | 408 | 413 | 431 | 501 => "invalid_request_error",
             500 => "internal_error",
             _ => "upstream_error",
         }
@@ -98,6 +101,7 @@ impl ErrorKind {
             ErrorKind::MethodNotAllowed => "method_not_allowed",
             ErrorKind::PayloadTooLarge => "payload_too_large",
             ErrorKind::HeadersTooLarge => "headers_too_large",
+            ErrorKind::RequestTimeout => "request_timeout",
             ErrorKind::UnsupportedEncoding => "unsupported_transfer_encoding",
             ErrorKind::NoUsableKey => "no_usable_key",
             ErrorKind::UpstreamConnect => "upstream_connect_failed",

@@ -199,7 +199,11 @@ mod tests {
             Err(ResponseHeadError::Malformed(_))
         ));
         assert_eq!(
-            h.parse(&[b'H'; 100], false, 10),
+            h.parse(
+                b"HTTP/1.1 200 OK\r\nx-long: aaaaaaaaaaaaaaaaaaaa",
+                false,
+                10
+            ),
             Err(ResponseHeadError::TooLarge)
         );
     }

@@ -39,15 +39,12 @@ pub async fn proxy(
         let err = GatewayError::new(ErrorKind::MissingModel, "the request body has no \"model\"");
         return refuse(shard, conn, ctx, &err).await;
     };
-    let target = {
-        let mut rng = shard.rng.borrow_mut();
-        match gateway.models.resolve(requested, &mut rng) {
-            Ok(t) => t,
-            Err(e) => {
-                drop(rng);
-                return refuse(shard, conn, ctx, &e).await;
-            }
-        }
+    let resolved = gateway
+        .models
+        .resolve(requested, &mut shard.rng.borrow_mut());
+    let target = match resolved {
+        Ok(t) => t,
+        Err(e) => return refuse(shard, conn, ctx, &e).await,
     };
     let Some(provider) = gateway.providers.get(target.provider) else {
         let err = GatewayError::new(ErrorKind::Internal, "resolved provider missing");
@@ -114,6 +111,8 @@ pub async fn proxy(
         exchange::start(shard, target.provider, request, deadline, &mut waited).await;
     conn.wbuf = request;
     conn.wbuf.clear();
+    // Draining may have begun while the provider was thinking: announce the close.
+    ctx.keep_alive &= !shard.draining();
     let meta = Meta {
         request_id: ctx.id.as_bytes(),
         provider: Some(&provider.name),
@@ -247,16 +246,11 @@ mod tests {
             "Accept-Encoding",
             "OpenAI-Organization",
             "openai-project",
+            "Content-Type",
         ] {
             assert!(is_hop_or_credential(h.as_bytes()), "{h} should be dropped");
         }
-        for h in [
-            "content-type",
-            "user-agent",
-            "x-stainless-lang",
-            "openai-beta",
-            "accept",
-        ] {
+        for h in ["user-agent", "x-stainless-lang", "openai-beta", "accept"] {
             assert!(!is_hop_or_credential(h.as_bytes()), "{h} should be kept");
         }
     }

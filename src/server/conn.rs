@@ -189,7 +189,7 @@ async fn read_request(shard: &Shard, conn: &mut ClientConn) -> Result<Bytes, Rea
                 Ok(_) => {}
                 Err(ReadStop::Closed) => {
                     return Err(ReadStop::Fail(GatewayError::new(
-                        ErrorKind::MalformedRequest,
+                        ErrorKind::RequestTimeout,
                         "timed out reading the request head",
                     )))
                 }
@@ -260,7 +260,7 @@ async fn read_body_bytes(conn: &mut ClientConn, deadline: Instant) -> Result<(),
         Ok(0) => Err(ReadStop::Abort),
         Ok(_) => Ok(()),
         Err(ReadStop::Closed) => Err(ReadStop::Fail(GatewayError::new(
-            ErrorKind::MalformedRequest,
+            ErrorKind::RequestTimeout,
             "timed out reading the request body",
         ))),
         Err(other) => Err(other),

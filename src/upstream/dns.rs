@@ -58,10 +58,13 @@ impl Resolver {
     }
 }
 
+/// Resolved addresses of one `(host, port)` and when they were resolved.
+type CacheEntry = (Vec<SocketAddr>, Instant);
+
 /// A shard's cache of resolved provider addresses.
 pub struct DnsCache {
     resolver: Resolver,
-    entries: RefCell<HashMap<(String, u16), (Vec<SocketAddr>, Instant)>>,
+    entries: RefCell<HashMap<(String, u16), CacheEntry>>,
 }
 
 impl DnsCache {

@@ -280,7 +280,10 @@ pub fn write_last_chunk(out: &mut Vec<u8>) {
 mod tests {
     use super::*;
 
-    fn parse_one(buf: &[u8]) -> Result<Option<(String, Vec<u8>, usize, bool)>, HttpError> {
+    /// Target, body, length used, keep-alive.
+    type One = (String, Vec<u8>, usize, bool);
+
+    fn parse_one(buf: &[u8]) -> Result<Option<One>, HttpError> {
         let mut h = [httparse::EMPTY_HEADER; MAX_HEADERS];
         let mut s = Vec::new();
         Ok(match parse(buf, &mut h, &mut s)? {

@@ -411,3 +411,22 @@ fn embedded_default_passes_validation() {
     );
     assert_eq!(&load(&text).providers[0], p);
 }
+
+#[test]
+fn documented_full_example_is_valid() {
+    let doc = include_str!("../../../docs/configuration.md");
+    let example = doc
+        .split("## Full example")
+        .nth(1)
+        .and_then(|s| s.split("```toml\n").nth(1))
+        .and_then(|s| s.split("```").next())
+        .unwrap_or_default();
+    assert!(example.contains("[[providers]]"));
+    let env = |name: &str| (!name.ends_with("_BASE_URL")).then(|| "x".to_string());
+    let c = match Config::from_toml_str(example, &env) {
+        Ok(c) => c,
+        Err(e) => panic!("docs/configuration.md full example: {e:#?}"),
+    };
+    assert_eq!((c.providers.len(), c.models.len()), (4, 2));
+    assert_eq!(c.providers[2].api_version.as_deref(), Some("2024-10-21"));
+}
