@@ -158,3 +158,30 @@ fn sigterm_drains_in_flight_requests() {
     // No new connections once drained.
     assert!(std::net::TcpStream::connect(addr).is_err());
 }
+
+#[test]
+fn shipped_examples_are_valid() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            let out = Command::new(bin("shardgate"))
+                .args(["check", "--config"])
+                .arg(&path)
+                .env("OPENAI_API_KEY", "sk-a")
+                .env("OPENAI_API_KEY_2", "sk-b")
+                .env("GROQ_API_KEY", "gk")
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}: {}",
+                path.display(),
+                String::from_utf8_lossy(&out.stdout)
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 2);
+}
