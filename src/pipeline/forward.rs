@@ -131,6 +131,8 @@ pub async fn proxy(
                 &mut waited,
             )
             .await;
+            // Release the head's bytes so the read buffer can be reclaimed, not reallocated.
+            upstream.head.attach(Bytes::new());
             if outcome.upstream_reusable {
                 shard
                     .pool

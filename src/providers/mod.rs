@@ -94,7 +94,7 @@ pub struct Provider {
     pub keys: Vec<ProviderKey>,
     /// Azure `api-version`.
     pub api_version: String,
-    /// The whole upstream exchange must finish within this (and each body read within it).
+    /// Deadline for the response head, and the longest wait for each later body read.
     pub timeout: std::time::Duration,
     /// Connecting (TCP + TLS) must finish within this.
     pub connect_timeout: std::time::Duration,

@@ -187,7 +187,14 @@ pub async fn start(
         *waited += t.elapsed();
         match result {
             Ok(()) => return (Ok(conn), request),
-            Err(HeadFailure::NothingReceived(_)) if reused => continue,
+            // A pooled connection the server closed while idle: try once on a fresh one. Not
+            // after a timeout: the provider may be working on the request, and a second copy
+            // would be sent with the deadline already spent.
+            Err(HeadFailure::NothingReceived(UpstreamFailure::Closed | UpstreamFailure::Io(_)))
+                if reused =>
+            {
+                continue
+            }
             Err(HeadFailure::NothingReceived(f)) | Err(HeadFailure::Partial(f)) => {
                 return (Err(failure_error(provider, f)), request)
             }

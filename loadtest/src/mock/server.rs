@@ -18,7 +18,7 @@ use super::routes::{self, Action, Ctx, Plan, Resp};
 /// Initial read buffer size, and the free space kept before each read.
 const READ_BUF: usize = 16 * 1024;
 /// Initial output buffer size.
-const WRITE_BUF: usize = 16 * 1024;
+const WRITE_BUF: usize = 8 * 1024;
 /// Read buffers grown beyond this (large bodies) are shrunk back when idle.
 const SHRINK_ABOVE: usize = 1024 * 1024;
 
