@@ -44,7 +44,11 @@ impl Gateway {
         config: Config,
         metric_peers: Vec<UnboundedSender<SnapshotRequest>>,
     ) -> Result<Arc<Gateway>, String> {
-        let providers: Vec<Provider> = config.providers.iter().map(Provider::compile).collect();
+        let providers = config
+            .providers
+            .iter()
+            .map(Provider::compile)
+            .collect::<Result<Vec<_>, _>>()?;
         let provider_names = providers.iter().map(|p| p.name.clone()).collect();
         let models = ModelIndex::build(&config, &providers);
         let models_json = models.models_list_json(&config);
@@ -57,7 +61,7 @@ impl Gateway {
             provider_names,
             models,
             models_json,
-            tls: crate::upstream::tls::connector()?,
+            tls: crate::upstream::tls::connector(&[])?,
             resolver: Resolver::start().map_err(|e| format!("starting the DNS thread: {e}"))?,
             head_limits,
             metric_peers,

@@ -92,7 +92,7 @@ fn check_reports_every_error_with_its_location() {
     let bad = dir.join("bad.toml");
     std::fs::write(
         &bad,
-        "[server]\nshards = 5000\n\n[[providers]]\nname = \"a\"\nkind = \"openai\"\nkeys = [\"${SHARDGATE_TEST_MISSING_VAR}\"]\n\n[[providers]]\nname = \"a\"\nkind = \"nosuchkind\"\n",
+        "[server]\nshards = 5000\n\n[[providers]]\nname = \"a\"\nkind = \"openai\"\nkeys = [\"${SHARDGATE_TEST_MISSING_VAR}\"]\n\n[[providers]]\nname = \"a\"\nkind = \"nosuchkind\"\n\n[[providers]]\nname = \"b\"\nkind = \"vllm\"\ntls_ca_file = \"/nonexistent/ca.pem\"\n",
     )
     .unwrap();
     let out = Command::new(bin("shardgate"))
@@ -106,6 +106,7 @@ fn check_reports_every_error_with_its_location() {
     assert!(text.contains("SHARDGATE_TEST_MISSING_VAR"), "{text}");
     assert!(text.contains("providers[1]"), "{text}");
     assert!(text.contains("shards"), "{text}");
+    assert!(text.contains("providers[2].tls_ca_file"), "{text}");
 }
 
 #[test]

@@ -92,6 +92,9 @@ pub struct ProviderConfig {
     pub api_version: Option<String>,
     /// Extra headers sent upstream with every request, sorted by name; default empty.
     pub headers: Vec<(String, String)>,
+    /// PEM file of CA certificates trusted for this provider besides the built-in webpki roots;
+    /// default none.
+    pub tls_ca_file: Option<String>,
 }
 
 /// One API key of a provider.
@@ -245,6 +248,7 @@ impl fmt::Debug for ProviderConfig {
             .field("pool_max_idle", &self.pool_max_idle)
             .field("api_version", &self.api_version)
             .field("headers", &headers)
+            .field("tls_ca_file", &self.tls_ca_file)
             .finish()
     }
 }

@@ -37,6 +37,7 @@ impl ProviderConfig {
             api_version: (kind == ProviderKind::Azure)
                 .then(|| DEFAULT_AZURE_API_VERSION.to_string()),
             headers: Vec::new(),
+            tls_ca_file: None,
         }
     }
 }
@@ -54,6 +55,7 @@ const FIELDS: &[&str] = &[
     "pool_max_idle",
     "api_version",
     "headers",
+    "tls_ca_file",
 ];
 
 /// True for a valid provider name: `[a-z0-9_-]+`.
@@ -100,6 +102,7 @@ pub fn read_provider(
     let api_version = read_api_version(&f, kind, errors);
     let headers = read_headers(&f, errors);
     let models = f.str_list("models", errors);
+    let tls_ca_file = read_tls_ca_file(&f, errors);
     let mut timeout = |key: &str, default: u64| {
         let v = f.u64(key, default, errors);
         check_range(errors, &f.at(key), v, 1, MAX_TIMEOUT_MS);
@@ -124,6 +127,7 @@ pub fn read_provider(
                 pool_max_idle,
                 api_version,
                 headers,
+                tls_ca_file,
             })
         }
         _ => None,
@@ -243,5 +247,18 @@ fn read_api_version(
         Some(v) => Some(v),
         None if is_azure => Some(DEFAULT_AZURE_API_VERSION.to_string()),
         None => None,
+    }
+}
+
+/// `tls_ca_file`: a PEM file of extra CA certificates trusted for this provider (for servers
+/// behind a private CA). Checked at load so a bad path fails `shardgate check`, not a request.
+fn read_tls_ca_file(f: &Fields<'_>, errors: &mut Errors) -> Option<String> {
+    let path = f.str("tls_ca_file", errors)?;
+    match crate::upstream::tls::read_ca_file(std::path::Path::new(&path)) {
+        Ok(_) => Some(path),
+        Err(e) => {
+            errors.push(f.at("tls_ca_file"), e);
+            None
+        }
     }
 }

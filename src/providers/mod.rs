@@ -76,7 +76,6 @@ impl ProviderKey {
 }
 
 /// A provider compiled from its configuration for the request path.
-#[derive(Debug)]
 pub struct Provider {
     /// Its name (the `name/` prefix of model ids).
     pub name: String,
@@ -102,11 +101,13 @@ pub struct Provider {
     pub pool_idle_timeout: std::time::Duration,
     /// Most idle connections kept per shard.
     pub pool_max_idle: usize,
+    /// A connector of its own when the provider trusts extra CAs; `None` uses the shared one.
+    pub tls: Option<monoio_rustls::TlsConnector>,
 }
 
 impl Provider {
-    /// Compiles a validated provider configuration.
-    pub fn compile(cfg: &ProviderConfig) -> Provider {
+    /// Compiles a validated provider configuration (fails only if its CA file became unreadable).
+    pub fn compile(cfg: &ProviderConfig) -> Result<Provider, String> {
         let wire = if cfg.kind == ProviderKind::Azure {
             Wire::Azure
         } else {
@@ -130,7 +131,14 @@ impl Provider {
                 models: k.models.clone(),
             })
             .collect();
-        Provider {
+        let tls = match &cfg.tls_ca_file {
+            Some(path) => {
+                let extra = crate::upstream::tls::read_ca_file(std::path::Path::new(path))?;
+                Some(crate::upstream::tls::connector(&extra)?)
+            }
+            None => None,
+        };
+        Ok(Provider {
             name: cfg.name.clone(),
             kind: cfg.kind,
             wire,
@@ -143,7 +151,8 @@ impl Provider {
             connect_timeout: std::time::Duration::from_millis(cfg.connect_timeout_ms),
             pool_idle_timeout: std::time::Duration::from_millis(cfg.pool_idle_timeout_ms),
             pool_max_idle: cfg.pool_max_idle,
-        }
+            tls,
+        })
     }
 
     /// Appends the request target (path and query) for `endpoint` and `model`.
@@ -209,6 +218,7 @@ mod tests {
             connect_timeout: std::time::Duration::from_secs(1),
             pool_idle_timeout: std::time::Duration::from_secs(1),
             pool_max_idle: 1,
+            tls: None,
         }
     }
 

@@ -76,7 +76,11 @@ impl UpstreamConn {
                 .map_err(|e| connect_error(provider, &format!("invalid TLS server name: {e}")))?;
             match monoio::time::timeout(
                 provider.connect_timeout,
-                shard.gateway.tls.connect(server_name, tcp),
+                provider
+                    .tls
+                    .as_ref()
+                    .unwrap_or(&shard.gateway.tls)
+                    .connect(server_name, tcp),
             )
             .await
             {
