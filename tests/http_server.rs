@@ -233,3 +233,48 @@ fn health_and_ready() {
     assert_eq!(r.status, 200);
     assert_eq!(r.json()["status"], "ready");
 }
+
+#[test]
+fn requests_arriving_in_small_pieces_are_reassembled() {
+    let (mock, gw) = setup();
+    let mut c = Client::connect(gw.addr);
+    for round in 0..3 {
+        let raw = build_request(
+            "POST",
+            "/v1/chat/completions",
+            &[("x-round", &round.to_string())],
+            CHAT.as_bytes(),
+        );
+        for piece in raw.chunks(7) {
+            c.send_raw(piece);
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        let r = c.read_response();
+        assert_eq!(r.status, 200, "round {round}: {}", r.text());
+    }
+    let (reqs, _) = mock_requests(mock.addr);
+    assert_eq!(reqs.len(), 3);
+    for r in &reqs {
+        assert_eq!(r["body"].as_str().unwrap(), CHAT.replace("mock/", ""));
+    }
+}
+
+#[test]
+fn large_bodies_on_a_kept_connection() {
+    let mock = mock(&[]);
+    let gw = gateway(&mock_config(mock.addr, "shards = 1", ""));
+    let mut c = Client::connect(gw.addr);
+    let prompt = "lorem ipsum ".repeat(2000);
+    let body = format!(
+        r#"{{"model":"mock/gpt-4o-mini","messages":[{{"role":"user","content":"{prompt}"}}]}}"#
+    );
+    for _ in 0..20 {
+        let r = c.post_json("/v1/chat/completions", &body);
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+    let (reqs, _) = mock_requests(mock.addr);
+    assert_eq!(reqs.len(), 20);
+    assert!(reqs
+        .iter()
+        .all(|r| r["body"].as_str().unwrap().len() == body.len() - 5));
+}

@@ -13,18 +13,28 @@ fn shards_run_on_io_uring() {
     let gw = gateway(&mock_config(mock.addr, "shards = 2", ""));
     assert_eq!(one_shot(gw.addr, "GET", "/health", "").status, 200);
     // Each io_uring instance is an anon inode in the process's fd table: proof, not a log claim.
-    let fds = std::fs::read_dir(format!("/proc/{}/fd", gw.child.id())).unwrap();
-    let rings = fds
-        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
-        .filter(|target| target.to_string_lossy().contains("io_uring"))
-        .count();
-    assert!(rings >= 2, "expected an io_uring per shard, found {rings}");
-    let out = gw.output().join("\n");
-    assert_eq!(
-        out.matches("driver=\"io_uring\"").count() + out.matches("driver=io_uring").count(),
-        2,
-        "{out}"
+    // Shards start concurrently with the banner, so give the second one a moment.
+    let count_rings = || {
+        std::fs::read_dir(format!("/proc/{}/fd", gw.child.id()))
+            .unwrap()
+            .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+            .filter(|target| target.to_string_lossy().contains("io_uring"))
+            .count()
+    };
+    let count_logs = || {
+        let out = gw.output().join("\n");
+        out.matches("driver=\"io_uring\"").count() + out.matches("driver=io_uring").count()
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while (count_rings() < 2 || count_logs() < 2) && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        count_rings() >= 2,
+        "expected an io_uring per shard, found {}",
+        count_rings()
     );
+    assert_eq!(count_logs(), 2, "{}", gw.output().join("\n"));
 }
 
 #[test]

@@ -35,6 +35,15 @@ impl Span {
     }
 }
 
+/// A view of `buf`'s unused capacity for a monoio read. monoio writes at a buffer's start (it
+/// would overwrite what `buf` already holds); reading into this slice appends instead, and
+/// `into_inner()` gives the buffer back with its length grown by what was read.
+pub fn spare_capacity(buf: bytes::BytesMut) -> monoio::buf::SliceMut<bytes::BytesMut> {
+    use monoio::buf::IoBufMut;
+    let (len, cap) = (buf.len(), buf.capacity());
+    buf.slice_mut(len..cap)
+}
+
 /// Parses a `Content-Length` value: digits only, no sign, no overflow.
 pub fn parse_content_length(value: &[u8]) -> Option<u64> {
     let value = trim_ows(value);

@@ -78,8 +78,9 @@ impl ClientConn {
         if self.rbuf.capacity() - self.rbuf.len() < READ_CHUNK / 4 {
             self.rbuf.reserve(READ_CHUNK);
         }
-        let buf = std::mem::take(&mut self.rbuf);
-        let read = monoio::time::timeout(timeout, self.stream.read(buf));
+        // monoio reads at the buffer's start; a slice of the spare capacity makes it append.
+        let spare = crate::http::spare_capacity(std::mem::take(&mut self.rbuf));
+        let read = monoio::time::timeout(timeout, self.stream.read(spare));
         let outcome = match drain {
             Some(drain) => {
                 monoio::select! {
@@ -93,11 +94,11 @@ impl ClientConn {
             None => Err(ReadStop::Closed),
             Some(Err(_elapsed)) => Err(ReadStop::Closed),
             Some(Ok((Ok(n), buf))) => {
-                self.rbuf = buf;
+                self.rbuf = buf.into_inner();
                 Ok(n)
             }
             Some(Ok((Err(_), buf))) => {
-                self.rbuf = buf;
+                self.rbuf = buf.into_inner();
                 Err(ReadStop::Abort)
             }
         }
@@ -197,18 +198,23 @@ async fn read_request(shard: &Shard, conn: &mut ClientConn) -> Result<Bytes, Rea
             }
         }
     };
-    let head = conn.rbuf.split_to(head_len).freeze();
-    conn.head.attach(head);
     let max_body = server.max_request_bytes as u64;
     let body_deadline = Instant::now() + Duration::from_millis(server.body_read_timeout_ms);
     match conn.head.framing {
-        None | Some(BodyFraming::None) => Ok(Bytes::new()),
+        None | Some(BodyFraming::None) => {
+            let head = conn.rbuf.split_to(head_len).freeze();
+            conn.head.attach(head);
+            Ok(Bytes::new())
+        }
         Some(BodyFraming::Length(len)) => {
             if len > max_body {
                 return Err(ReadStop::Fail(too_large(max_body)));
             }
-            let len = len as usize;
-            if conn.head.expect_continue && conn.rbuf.len() < len {
+            // Head and body stay together in `rbuf` until the body is complete, then leave as one
+            // frozen message: the buffer is never shared while it may need to grow, so growing
+            // reclaims the old allocation instead of making a new one.
+            let total = head_len + len as usize;
+            if conn.head.expect_continue && conn.rbuf.len() < total {
                 conn.wbuf.clear();
                 conn.wbuf
                     .extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
@@ -216,15 +222,19 @@ async fn read_request(shard: &Shard, conn: &mut ClientConn) -> Result<Bytes, Rea
                     return Err(ReadStop::Abort);
                 }
             }
-            if conn.rbuf.len() < len {
-                conn.rbuf.reserve(len - conn.rbuf.len());
+            if conn.rbuf.len() < total {
+                conn.rbuf.reserve(total - conn.rbuf.len());
             }
-            while conn.rbuf.len() < len {
+            while conn.rbuf.len() < total {
                 read_body_bytes(conn, body_deadline).await?;
             }
-            Ok(conn.rbuf.split_to(len).freeze())
+            let message = conn.rbuf.split_to(total).freeze();
+            conn.head.attach(message.slice(..head_len));
+            Ok(message.slice(head_len..))
         }
         Some(BodyFraming::Chunked) => {
+            let head = conn.rbuf.split_to(head_len).freeze();
+            conn.head.attach(head);
             if conn.head.expect_continue {
                 conn.wbuf.clear();
                 conn.wbuf

@@ -44,8 +44,63 @@ pub struct RunOptions {
     pub seed: Option<u64>,
 }
 
+/// A started gateway: its bound address and the handles to stop it.
+pub struct Running {
+    /// The address the listeners are bound to (the real port when 0 was asked for).
+    pub addr: SocketAddr,
+    /// Number of shards serving.
+    pub shards: usize,
+    stops: Vec<oneshot::Sender<()>>,
+    threads: Vec<std::thread::JoinHandle<usize>>,
+}
+
+impl Running {
+    /// Drains every shard (stop accepting, finish in-flight requests within the drain timeout)
+    /// and joins them; returns the number of connections still open when the timeout ended.
+    pub fn shutdown(self) -> usize {
+        for s in self.stops {
+            let _ = s.send(());
+        }
+        self.threads
+            .into_iter()
+            .map(|t| t.join().unwrap_or(0))
+            .sum()
+    }
+}
+
 /// Binds the listeners, starts the shards and serves until SIGTERM/SIGINT, then drains.
 pub fn run(config: Config, options: RunOptions) -> Result<(), String> {
+    let banner = options.banner.clone();
+    // Handlers first: a SIGTERM right after the banner must drain, not kill.
+    let signals = signal_hook::iterator::Signals::new([
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGINT,
+    ])
+    .map_err(|e| format!("installing signal handlers: {e}"))?;
+    let running = start(config, options)?;
+    let bound = running.addr;
+    for line in &banner {
+        eprintln!("{line}");
+    }
+    eprintln!(
+        "shardgate {} with {} shard(s)",
+        env!("CARGO_PKG_VERSION"),
+        running.shards
+    );
+    eprintln!("listening on {bound}");
+    eprintln!("  OpenAI SDK: base_url=\"http://{bound}/v1\"");
+
+    wait_for_signal(signals);
+    let left = running.shutdown();
+    if left > 0 {
+        tracing::warn!("drain timeout: {left} connection(s) were still open");
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Binds the listeners and starts the shards; returns at once with a handle to stop them.
+pub fn start(config: Config, options: RunOptions) -> Result<Running, String> {
     let shards = shard_count(&config);
     let listeners = bind_listeners(config.server.listen, shards)?;
     let bound = listeners
@@ -96,26 +151,12 @@ pub fn run(config: Config, options: RunOptions) -> Result<(), String> {
         threads.push(thread);
     }
 
-    for line in &options.banner {
-        eprintln!("{line}");
-    }
-    eprintln!(
-        "shardgate {} with {shards} shard(s)",
-        env!("CARGO_PKG_VERSION")
-    );
-    eprintln!("listening on {bound}");
-    eprintln!("  OpenAI SDK: base_url=\"http://{bound}/v1\"");
-
-    wait_for_signal_then_stop(stops)?;
-    let mut left = 0;
-    for t in threads {
-        left += t.join().unwrap_or(0);
-    }
-    if left > 0 {
-        tracing::warn!("drain timeout: {left} connection(s) were still open");
-    }
-    tracing::info!("stopped");
-    Ok(())
+    Ok(Running {
+        addr: bound,
+        shards,
+        stops,
+        threads,
+    })
 }
 
 /// Binds one `SO_REUSEPORT` listener per shard on the same address (the kernel spreads
@@ -234,21 +275,14 @@ async fn shard_main(
     shard.wait_for_connections(drain_timeout).await
 }
 
-/// Blocks until SIGTERM or SIGINT, then tells every shard to drain.
-fn wait_for_signal_then_stop(stops: Vec<oneshot::Sender<()>>) -> Result<(), String> {
-    use signal_hook::consts::{SIGINT, SIGTERM};
-    let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT])
-        .map_err(|e| format!("installing signal handlers: {e}"))?;
+/// Blocks until SIGTERM or SIGINT.
+fn wait_for_signal(mut signals: signal_hook::iterator::Signals) {
     if let Some(sig) = signals.forever().next() {
         tracing::info!(
             signal = sig,
             "draining: no new connections, finishing in-flight requests"
         );
     }
-    for s in stops {
-        let _ = s.send(());
-    }
-    Ok(())
 }
 
 /// The shard count `run` would use for `config` (for the banner and tests).

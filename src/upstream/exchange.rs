@@ -108,18 +108,19 @@ impl UpstreamConn {
         if self.rbuf.capacity() - self.rbuf.len() < READ_CHUNK / 4 {
             self.rbuf.reserve(READ_CHUNK);
         }
-        let buf = std::mem::take(&mut self.rbuf);
-        match monoio::time::timeout(timeout, self.stream.read(buf)).await {
+        // monoio reads at the buffer's start; a slice of the spare capacity makes it append.
+        let spare = crate::http::spare_capacity(std::mem::take(&mut self.rbuf));
+        match monoio::time::timeout(timeout, self.stream.read(spare)).await {
             Ok((Ok(0), buf)) => {
-                self.rbuf = buf;
+                self.rbuf = buf.into_inner();
                 Err(UpstreamFailure::Closed)
             }
             Ok((Ok(n), buf)) => {
-                self.rbuf = buf;
+                self.rbuf = buf.into_inner();
                 Ok(n)
             }
             Ok((Err(e), buf)) => {
-                self.rbuf = buf;
+                self.rbuf = buf.into_inner();
                 Err(UpstreamFailure::Io(e))
             }
             Err(_) => Err(UpstreamFailure::Timeout),

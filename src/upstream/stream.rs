@@ -1,7 +1,6 @@
 //! A connection to a provider: plain TCP or TLS over TCP, behind one type.
 
-use bytes::BytesMut;
-use monoio::buf::IoBuf;
+use monoio::buf::{IoBuf, IoBufMut};
 use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
 use monoio::net::TcpStream;
 use monoio::BufResult;
@@ -15,8 +14,8 @@ pub enum UpstreamStream {
 }
 
 impl UpstreamStream {
-    /// Reads into the spare capacity of `buf`, appending.
-    pub async fn read(&mut self, buf: BytesMut) -> BufResult<usize, BytesMut> {
+    /// Reads into `buf` (at its write pointer: pass a `SliceMut` to append).
+    pub async fn read<T: IoBufMut>(&mut self, buf: T) -> BufResult<usize, T> {
         match self {
             UpstreamStream::Plain(s) => s.read(buf).await,
             UpstreamStream::Tls(s) => s.read(buf).await,

@@ -4,9 +4,12 @@
 //! Thread-per-core on monoio: each of `--threads` threads runs its own runtime (io_uring, or epoll
 //! when io_uring is unavailable) and its own `SO_REUSEPORT` listener on the same address.
 //!
+//! With `--tls-cert` and `--tls-key` every listener serves HTTPS instead (TLS 1.2/1.3, rustls);
+//! routes, faults, inspection, keep-alive, pipelining and streaming behave the same.
+//!
 //! Layout: [`http`] is the HTTP/1.1 codec, [`routes`] picks the answer, [`formats`] writes the three
 //! dialects, [`faults`] reads the fault names, [`inspect`] records requests, [`server`] runs
-//! connections.
+//! connections (plain or TLS), [`tls`] loads the certificate.
 
 mod faults;
 mod formats;
@@ -15,14 +18,17 @@ mod inspect;
 mod routes;
 mod server;
 mod text;
+mod tls;
 
 use std::io::{self, Write as _};
 use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::{mpsc, Arc};
 use std::thread;
 
 use monoio::net::{ListenerOpts, TcpListener};
+use monoio_rustls::TlsAcceptor;
 
 use inspect::Shared;
 use routes::Ctx;
@@ -66,6 +72,12 @@ pub struct MockArgs {
     /// I/O driver.
     #[arg(long, value_enum, default_value_t = Driver::Auto)]
     pub driver: Driver,
+    /// Serve HTTPS with this PEM certificate chain (leaf first); needs `--tls-key`.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1) of `--tls-cert`.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 }
 
 /// Settings the request handlers read.
@@ -81,9 +93,24 @@ pub struct Config {
     pub chunk_delay_ms: u64,
 }
 
-/// Runs the mock until killed; returns the process exit code on a startup failure.
+/// Runs the mock until killed; returns the process exit code on a startup failure (2 for an
+/// unusable `--tls-cert` / `--tls-key`, reported before the `listening on` line).
 pub fn run(args: MockArgs) -> i32 {
-    match start(&args) {
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => match tls::acceptor(cert, key) {
+            Ok(acceptor) => Some(acceptor),
+            Err(e) => {
+                eprintln!("mock: {e}");
+                return 2;
+            }
+        },
+        (None, None) => None,
+        _ => {
+            eprintln!("mock: --tls-cert and --tls-key go together");
+            return 2;
+        }
+    };
+    match start(&args, tls) {
         Ok(handles) => {
             for h in handles {
                 let _ = h.join();
@@ -97,7 +124,7 @@ pub fn run(args: MockArgs) -> i32 {
     }
 }
 
-fn start(args: &MockArgs) -> io::Result<Vec<thread::JoinHandle<()>>> {
+fn start(args: &MockArgs, tls: Option<TlsAcceptor>) -> io::Result<Vec<thread::JoinHandle<()>>> {
     let addr: SocketAddr = args.listen.to_socket_addrs()?.next().ok_or_else(|| {
         io::Error::new(io::ErrorKind::InvalidInput, "--listen resolves to nothing")
     })?;
@@ -114,10 +141,10 @@ fn start(args: &MockArgs) -> io::Result<Vec<thread::JoinHandle<()>>> {
     for i in 0..threads {
         // Thread 0 binds first (resolving port 0); the others join its port with SO_REUSEPORT.
         let (tx, rx) = mpsc::channel();
-        let (cfg, shared, driver) = (cfg.clone(), shared.clone(), args.driver);
+        let (cfg, shared, driver, tls) = (cfg.clone(), shared.clone(), args.driver, tls.clone());
         let h = thread::Builder::new()
             .name(format!("mock-{i}"))
-            .spawn(move || worker(i, bound, driver, cfg, shared, tx))?;
+            .spawn(move || worker(i, bound, driver, cfg, shared, tls, tx))?;
         bound = rx.recv().map_err(|_| io::Error::other("worker died"))??;
         handles.push(h);
     }
@@ -133,6 +160,7 @@ fn worker(
     driver: Driver,
     cfg: Arc<Config>,
     shared: Arc<Shared>,
+    tls: Option<TlsAcceptor>,
     tx: mpsc::Sender<io::Result<SocketAddr>>,
 ) {
     type Rt = monoio::FusionRuntime<
@@ -177,6 +205,6 @@ fn worker(
         }
         let _ = tx.send(listener.local_addr());
         let ctx = Rc::new(Ctx::new(cfg, shared, i));
-        server::accept_loop(listener, ctx).await;
+        server::accept_loop(listener, ctx, tls).await;
     });
 }

@@ -3,14 +3,19 @@
 //!
 //! Fast path: every complete request in the read buffer is answered into one output buffer, written
 //! with a single write; buffers are reused for the connection's life.
+//!
+//! The connection code is generic over the stream, so a plain `TcpStream` and a rustls stream run
+//! the same (separately monomorphised) loop; TLS only adds the handshake and a `close_notify` when
+//! the mock ends a connection cleanly.
 
 use std::io;
 use std::rc::Rc;
 use std::time::Duration;
 
 use monoio::buf::IoBufMut;
-use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
+use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt};
 use monoio::net::{TcpListener, TcpStream};
+use monoio_rustls::TlsAcceptor;
 
 use super::http::{self, Parsed, MAX_HEADERS};
 use super::routes::{self, Action, Ctx, Plan, Resp};
@@ -22,14 +27,20 @@ const WRITE_BUF: usize = 8 * 1024;
 /// Read buffers grown beyond this (large bodies) are shrunk back when idle.
 const SHRINK_ABOVE: usize = 1024 * 1024;
 
-/// Accepts connections forever, one task per connection.
-pub async fn accept_loop(listener: TcpListener, ctx: Rc<Ctx>) {
+/// Accepts connections forever, one task per connection; with `tls`, each connection first does
+/// the TLS handshake.
+pub async fn accept_loop(listener: TcpListener, ctx: Rc<Ctx>, tls: Option<TlsAcceptor>) {
     loop {
         match listener.accept().await {
             Ok((stream, _)) => {
                 let _ = stream.set_nodelay(true);
                 ctx.shared.count_connection();
-                monoio::spawn(serve(stream, ctx.clone()));
+                match &tls {
+                    None => monoio::spawn(serve(stream, ctx.clone())),
+                    Some(acceptor) => {
+                        monoio::spawn(serve_tls(acceptor.clone(), stream, ctx.clone()))
+                    }
+                };
             }
             Err(e) => {
                 // Typically EMFILE: back off instead of spinning.
@@ -45,8 +56,21 @@ async fn serve(mut stream: TcpStream, ctx: Rc<Ctx>) {
     let _ = conn_loop(&mut stream, &ctx).await;
 }
 
+async fn serve_tls(acceptor: TlsAcceptor, stream: TcpStream, ctx: Rc<Ctx>) {
+    // A failed handshake (plain HTTP on the TLS port, a client rejecting the certificate) only ends
+    // this connection.
+    let Ok(mut stream) = acceptor.accept(stream).await else {
+        return;
+    };
+    if let Ok(true) = conn_loop(&mut stream, &ctx).await {
+        // Ended at a response boundary: say so with close_notify, as HTTPS servers do. Faults
+        // (reset, cut) drop the connection without it, like a truncation would.
+        let _ = stream.shutdown().await;
+    }
+}
+
 /// Writes all of `buf` and leaves it empty (capacity kept).
-async fn flush(stream: &mut TcpStream, buf: &mut Vec<u8>) -> io::Result<()> {
+async fn flush<S: AsyncWriteRent>(stream: &mut S, buf: &mut Vec<u8>) -> io::Result<()> {
     if buf.is_empty() {
         return Ok(());
     }
@@ -56,7 +80,13 @@ async fn flush(stream: &mut TcpStream, buf: &mut Vec<u8>) -> io::Result<()> {
     res.map(|_| ())
 }
 
-async fn conn_loop(stream: &mut TcpStream, ctx: &Ctx) -> io::Result<()> {
+/// Serves one connection until it closes. `Ok(true)`: it ended cleanly at a response boundary (the
+/// peer closed, or a response asked for `connection: close`); `Ok(false)`: the mock dropped it on
+/// purpose mid-answer (the `reset` and `cut` faults).
+async fn conn_loop<S: AsyncReadRent + AsyncWriteRent>(
+    stream: &mut S,
+    ctx: &Ctx,
+) -> io::Result<bool> {
     let mut rbuf: Vec<u8> = Vec::with_capacity(READ_BUF);
     let mut out: Vec<u8> = Vec::with_capacity(WRITE_BUF);
     let mut body: Vec<u8> = Vec::with_capacity(4096);
@@ -105,7 +135,7 @@ async fn conn_loop(stream: &mut TcpStream, ctx: &Ctx) -> io::Result<()> {
         if let Some((start, plan)) = pending {
             let open = deliver(stream, ctx, &mut out, start, plan, close).await?;
             if !open || close {
-                return Ok(());
+                return Ok(open);
             }
             rbuf.drain(..consumed);
             // More pipelined requests may already be buffered: parse before reading.
@@ -113,7 +143,7 @@ async fn conn_loop(stream: &mut TcpStream, ctx: &Ctx) -> io::Result<()> {
         }
         flush(stream, &mut out).await?;
         if close {
-            return Ok(());
+            return Ok(true);
         }
         rbuf.drain(..consumed);
         if rbuf.is_empty() && rbuf.capacity() > SHRINK_ABOVE {
@@ -126,7 +156,7 @@ async fn conn_loop(stream: &mut TcpStream, ctx: &Ctx) -> io::Result<()> {
         let (res, slice) = stream.read(rbuf.slice_mut(len..)).await;
         rbuf = slice.into_inner();
         if res? == 0 {
-            return Ok(());
+            return Ok(true);
         }
     }
 }
@@ -134,8 +164,8 @@ async fn conn_loop(stream: &mut TcpStream, ctx: &Ctx) -> io::Result<()> {
 /// Delivers a non-immediate answer. `out[..start]` holds earlier pipelined responses (sent first),
 /// `out[start..]` this request's complete response if `plan` is [`Action::Sent`]. Returns whether
 /// the connection stays usable.
-async fn deliver(
-    stream: &mut TcpStream,
+async fn deliver<S: AsyncWriteRent>(
+    stream: &mut S,
     ctx: &Ctx,
     out: &mut Vec<u8>,
     start: usize,
