@@ -65,22 +65,26 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_logging(format: LogFormat) {
+/// Logs go to stderr through a writer thread (a shard never blocks on a log write); the returned
+/// guard flushes what is queued when it is dropped at exit.
+fn init_logging(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuard {
+    let (writer, guard) = tracing_appender::non_blocking(std::io::stderr());
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(writer)
         .with_target(false)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     match format {
         LogFormat::Human => builder.init(),
         LogFormat::Json => builder.json().init(),
     }
+    guard
 }
 
 fn serve(args: ServeArgs) -> ExitCode {
-    init_logging(args.log_format);
+    let _log_flush = init_logging(args.log_format);
     let (mut config, banner) = match &args.config {
         Some(path) => match Config::load_file(path) {
             Ok(c) => (c, vec![format!("config: {}", path.display())]),

@@ -196,3 +196,32 @@ fn shipped_examples_are_valid() {
     }
     assert!(checked >= 2);
 }
+
+#[test]
+fn json_logs_on_request() {
+    let mock = mock(&[]);
+    let dir = std::env::temp_dir().join(format!("shardgate-jsonlog-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("c.toml");
+    std::fs::write(&path, mock_config(mock.addr, "shards = 1", "")).unwrap();
+    let mut cmd = Command::new(bin("shardgate"));
+    cmd.arg("--config")
+        .arg(&path)
+        .args(["--listen", "127.0.0.1:0", "--log-format", "json"]);
+    let gw = Proc::start_cmd(cmd);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let json_line = loop {
+        let found = gw
+            .output()
+            .into_iter()
+            .find(|l| l.starts_with('{') && l.contains("shard started"));
+        if let Some(l) = found {
+            break l;
+        }
+        assert!(std::time::Instant::now() < deadline, "{:?}", gw.output());
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let v: serde_json::Value = serde_json::from_str(&json_line).expect("a JSON log line");
+    assert_eq!(v["level"], "INFO");
+    assert_eq!(v["fields"]["driver"], "io_uring");
+}
