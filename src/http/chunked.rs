@@ -273,4 +273,32 @@ mod tests {
         assert!(done);
         assert_eq!(out.len(), 305);
     }
+
+    /// Random bytes and mutated bodies fed in random pieces never panic and never produce more
+    /// payload than input.
+    #[test]
+    fn random_input_never_panics() {
+        let mut rng = fastrand::Rng::with_seed(7);
+        for _ in 0..20_000 {
+            let mut body = b"4\r\nabcd\r\n3;e=1\r\nxyz\r\n0\r\nT: v\r\n\r\n".to_vec();
+            for _ in 0..rng.usize(0..4) {
+                let i = rng.usize(..body.len());
+                body[i] = rng.u8(..);
+            }
+            let mut dec = ChunkedDecoder::new();
+            let mut input = BytesMut::new();
+            let mut out = BytesMut::new();
+            let mut fed = 0;
+            while fed < body.len() {
+                let n = rng.usize(1..=(body.len() - fed));
+                input.extend_from_slice(&body[fed..fed + n]);
+                fed += n;
+                match dec.decode(&mut input, &mut out) {
+                    Ok(true) | Err(_) => break,
+                    Ok(false) => {}
+                }
+            }
+            assert!(out.len() <= body.len());
+        }
+    }
 }

@@ -354,4 +354,46 @@ mod tests {
             ErrorKind::MalformedRequest
         );
     }
+
+    /// Mutated requests (bit flips, truncations, splices of header lines) never panic, and
+    /// whatever parses keeps its spans inside the head.
+    #[test]
+    fn random_mutations_never_panic() {
+        let seeds: &[&[u8]] = &[
+            b"POST /v1/chat/completions HTTP/1.1\r\nHost: a\r\nContent-Length: 12\r\nExpect: 100-continue\r\n\r\n",
+            b"GET /health HTTP/1.0\r\nConnection: keep-alive, Upgrade\r\nTransfer-Encoding: chunked\r\n\r\n",
+        ];
+        let mut rng = fastrand::Rng::with_seed(0x5eed);
+        let mut head = RequestHead::new();
+        for _ in 0..50_000 {
+            let mut data = seeds[rng.usize(..seeds.len())].to_vec();
+            for _ in 0..rng.usize(1..6) {
+                match rng.u8(..4) {
+                    0 => {
+                        let i = rng.usize(..data.len());
+                        data[i] ^= 1 << rng.u8(..8);
+                    }
+                    1 => data.truncate(rng.usize(..=data.len())),
+                    2 => {
+                        let i = rng.usize(..=data.len());
+                        data.insert(i, rng.u8(..));
+                    }
+                    _ => {
+                        let i = rng.usize(..=data.len());
+                        data.splice(i..i, b"\r\nX-Dup: 1".iter().copied());
+                    }
+                }
+                if data.is_empty() {
+                    break;
+                }
+            }
+            if let Ok(Some(n)) = head.parse(&data, LIMITS) {
+                head.attach(Bytes::copy_from_slice(&data[..n]));
+                assert!(head.target().len() <= n);
+                for (name, value) in head.headers() {
+                    assert!(name.len() + value.len() <= n);
+                }
+            }
+        }
+    }
 }
