@@ -54,17 +54,33 @@ fn routing(c: &mut Criterion) {
     let index = ModelIndex::build(&config, &providers);
     let mut rng = fastrand::Rng::with_seed(1);
     c.bench_function("resolve_provider_prefixed", |b| {
-        b.iter(|| index.resolve(black_box("openai/gpt-4o-mini"), &mut rng).map(|t| t.provider))
+        b.iter(|| {
+            index
+                .resolve(black_box("openai/gpt-4o-mini"), &mut rng)
+                .map(|t| t.provider)
+        })
     });
     c.bench_function("resolve_alias_weighted", |b| {
-        b.iter(|| index.resolve(black_box("smart"), &mut rng).map(|t| t.provider))
+        b.iter(|| {
+            index
+                .resolve(black_box("smart"), &mut rng)
+                .map(|t| t.provider)
+        })
     });
     c.bench_function("resolve_bare_family", |b| {
-        b.iter(|| index.resolve(black_box("gpt-4.1-nano"), &mut rng).map(|t| t.provider))
+        b.iter(|| {
+            index
+                .resolve(black_box("gpt-4.1-nano"), &mut rng)
+                .map(|t| t.provider)
+        })
     });
     let openai = &providers[0];
     c.bench_function("pick_key_weighted_restricted", |b| {
-        b.iter(|| openai.pick_key(black_box("gpt-4o-mini"), &mut rng).map(|k| k.weight))
+        b.iter(|| {
+            openai
+                .pick_key(black_box("gpt-4o-mini"), &mut rng)
+                .map(|k| k.weight)
+        })
     });
 }
 
@@ -80,7 +96,14 @@ fn response_head(c: &mut Criterion) {
     c.bench_function("response_head_write", |b| {
         b.iter(|| {
             out.clear();
-            respond::head(&mut out, 200, b"application/json", black_box(612), &meta, true);
+            respond::head(
+                &mut out,
+                200,
+                b"application/json",
+                black_box(612),
+                &meta,
+                true,
+            );
             out.len()
         })
     });
@@ -97,7 +120,9 @@ fn metrics(c: &mut Criterion) {
         upstream: Duration::from_micros(124),
         proxied: true,
     };
-    c.bench_function("metrics_record", |b| b.iter(|| m.record(black_box(&record))));
+    c.bench_function("metrics_record", |b| {
+        b.iter(|| m.record(black_box(&record)))
+    });
 }
 
 criterion_group!(benches, head_parse, routing, response_head, metrics);

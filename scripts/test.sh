@@ -20,3 +20,4 @@ cargo clippy --workspace --all-targets -- -D warnings
 cargo build --workspace --bins
 cargo test --workspace --no-fail-fast
 .venv/bin/python -m pytest tests/python -q
+tuning/test.sh

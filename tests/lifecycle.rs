@@ -225,3 +225,14 @@ fn json_logs_on_request() {
     assert_eq!(v["level"], "INFO");
     assert_eq!(v["fields"]["driver"], "io_uring");
 }
+
+#[test]
+fn transparent_hugepages_are_off_for_the_gateway() {
+    let mock = mock(&[]);
+    let gw = gateway(&mock_config(mock.addr, "shards = 1", ""));
+    let status = std::fs::read_to_string(format!("/proc/{}/status", gw.child.id())).unwrap();
+    // Kernels since 6.x report the flag; older ones lack the line (nothing to check there).
+    if let Some(line) = status.lines().find(|l| l.starts_with("THP_enabled:")) {
+        assert_eq!(line.split_whitespace().nth(1), Some("0"), "{line}");
+    }
+}

@@ -71,7 +71,8 @@ if want irq; then
   [[ -e $SG_ROOT/sys/class/net/$nic ]] || die_usage "no network interface '$nic'"
   mapfile -t irq_cores < <(sg_expand_cpus "$cores") || true
   ((${#irq_cores[@]})) || die_usage "malformed cpu list '$cores' (expected e.g. 0-3 or 0,2,4-5)"
-  if online=$(sg_read "$SG_ROOT/sys/devices/system/cpu/online"); then
+  if sg_read "$SG_ROOT/sys/devices/system/cpu/online"; then
+    online=$REPLY
     mapfile -t online_cpus < <(sg_expand_cpus "$online") || true
     for c in "${irq_cores[@]}"; do
       [[ " ${online_cpus[*]} " == *" $c "* ]] || die_usage "cpu $c is not online (online: $online)"
@@ -133,7 +134,8 @@ sysctl_set() { # KEY VALUE
   if [[ -z $SG_ROOT ]] && command -v sysctl >/dev/null 2>&1; then
     run sysctl -w "$1=$2"
   else
-    run_write "$2" "$(sg_sysctl_path "$1")"
+    sg_sysctl_path "$1"
+    run_write "$2" "$REPLY"
   fi
 }
 
@@ -160,20 +162,22 @@ persist_sysctl() { # "key = value"...
 }
 
 apply_sysctls() { # GROUP
-  local group=$1 g key rule rec cur status target
+  local group=$1 g key rule rec cur target
   local -a lines=()
   while IFS='|' read -r g key rule rec; do
     [[ $g == "$group" ]] || continue
-    if ! cur=$(sg_sysctl_get "$key"); then
+    if ! sg_sysctl_get "$key"; then
       say "$key: n/a on this host, skipped"
       continue
     fi
-    status=$(sg_judge "$rule" "$cur" "$rec")
-    if [[ $status == OK ]]; then
+    cur=$REPLY
+    sg_judge "$rule" "$cur" "$rec"
+    if [[ $REPLY == OK ]]; then
       say "$key = $cur: already OK"
       target=$cur
     else
-      target=$(sg_target "$rule" "$cur" "$rec")
+      sg_target "$rule" "$cur" "$rec"
+      target=$REPLY
       say "$key: $cur -> $target"
       sysctl_set "$key" "$target"
     fi
@@ -185,20 +189,25 @@ apply_sysctls() { # GROUP
   fi
 }
 
-# ulimit target: the current value when it already meets the recommendation, else the recommendation.
+# ulimit target (REPLY): the current value when it already meets the recommendation, else the
+# recommendation.
 limit_target() { # CURRENT RECOMMENDED
-  if [[ $(sg_judge limit "$1" "$2") == OK ]]; then printf '%s' "$1"; else printf '%s' "$2"; fi
+  sg_judge limit "$1" "$2"
+  if [[ $REPLY == OK ]]; then REPLY=$1; else REPLY=$2; fi
 }
 
 apply_limits() {
   apply_sysctls limits
   if [[ -n $pid ]]; then
-    local ns nh ls lh
-    ns=$(sg_limit_get "$pid" nofile soft) nh=$(sg_limit_get "$pid" nofile hard)
-    ls=$(sg_limit_get "$pid" memlock soft) lh=$(sg_limit_get "$pid" memlock hard)
-    local tns tnh tls tlh
-    tns=$(limit_target "$ns" "$SG_REC_NOFILE") tnh=$(limit_target "$nh" "$SG_REC_NOFILE")
-    tls=$(limit_target "$ls" "$SG_REC_MEMLOCK_KIB") tlh=$(limit_target "$lh" "$SG_REC_MEMLOCK_KIB")
+    local ns nh ls lh tns tnh tls tlh
+    sg_limit_get "$pid" nofile soft; ns=$REPLY
+    sg_limit_get "$pid" nofile hard; nh=$REPLY
+    sg_limit_get "$pid" memlock soft; ls=$REPLY
+    sg_limit_get "$pid" memlock hard; lh=$REPLY
+    limit_target "$ns" "$SG_REC_NOFILE"; tns=$REPLY
+    limit_target "$nh" "$SG_REC_NOFILE"; tnh=$REPLY
+    limit_target "$ls" "$SG_REC_MEMLOCK_KIB"; tls=$REPLY
+    limit_target "$lh" "$SG_REC_MEMLOCK_KIB"; tlh=$REPLY
     if [[ $ns:$nh:$ls:$lh == "$tns:$tnh:$tls:$tlh" ]]; then
       say "pid $pid: ulimit -n $ns/$nh, ulimit -l $ls/$lh KiB: already OK"
     else
@@ -241,12 +250,13 @@ apply_cpu() {
   for f in "${govs[@]}"; do
     cpu=${f%/cpufreq/scaling_governor}
     cpu=${cpu##*/}
-    cur=$(sg_read "$f") || { say "$cpu governor: unreadable, skipped"; continue; }
+    sg_read "$f" || { say "$cpu governor: unreadable, skipped"; continue; }
+    cur=$REPLY
     if [[ $cur == "$SG_REC_GOVERNOR" ]]; then
       say "$cpu governor = $cur: already OK"
       continue
     fi
-    avail=$(sg_read "${f%/*}/scaling_available_governors") || avail=
+    if sg_read "${f%/*}/scaling_available_governors"; then avail=$REPLY; else avail=''; fi
     if [[ -n $avail && " $avail " != *" $SG_REC_GOVERNOR "* ]]; then
       say "$cpu governor: $cur; '$SG_REC_GOVERNOR' not offered by the driver ($avail), skipped"
       continue
@@ -263,15 +273,16 @@ apply_cpu() {
 }
 
 apply_thp() {
-  local d name cur ok target
-  d=$(sg_thp_dir)
+  local d=$SG_THP_DIR name cur ok target
   for name in enabled defrag; do
     if [[ $name == enabled ]]; then ok=$SG_THP_ENABLED_OK; else ok=$SG_THP_DEFRAG_OK; fi
-    if ! cur=$(sg_bracketed "$d/$name"); then
+    if ! sg_bracketed "$d/$name"; then
       say "transparent_hugepage/$name: n/a on this host, skipped"
       continue
     fi
-    if [[ $(sg_judge oneof "$cur" "$ok") == OK ]]; then
+    cur=$REPLY
+    sg_judge oneof "$cur" "$ok"
+    if [[ $REPLY == OK ]]; then
       say "transparent_hugepage/$name = $cur: already OK"
       continue
     fi
@@ -293,14 +304,16 @@ apply_irq() {
     failed=$((failed + 1))
     return
   fi
-  if [[ $(sg_irqbalance_status) == running ]]; then
+  sg_irqbalance_status
+  if [[ $REPLY == running ]]; then
     say "WARNING: irqbalance is running and will move these IRQs again; stop it, or exclude the"
     say "cores with IRQBALANCE_BANNED_CPULIST / ban the IRQs. This script does not touch it."
   fi
   for i in "${irqs[@]}"; do
     core=${irq_cores[idx % n]}
     idx=$((idx + 1))
-    cur=$(sg_irq_affinity "$i") || { say "irq $i: no smp_affinity_list, skipped"; continue; }
+    sg_irq_affinity "$i" || { say "irq $i: no smp_affinity_list, skipped"; continue; }
+    cur=$REPLY
     if [[ $cur == "$core" ]]; then
       say "irq $i ($nic): already on cpu $core"
       continue

@@ -62,17 +62,20 @@ row() { # label current recommended status [note]
   if [[ -n ${5:-} ]]; then printf '    note: %s\n' "$5"; fi
 }
 
-kernel=$(uname -r 2>/dev/null || echo unknown)
-printf 'shardgate host check: %s, kernel %s, %s cpu(s) online\n\n' \
-  "$(uname -n 2>/dev/null || echo host)" "$kernel" "$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo '?')"
+if sg_read /proc/sys/kernel/osrelease; then kernel=$REPLY; else kernel=unknown; fi
+if sg_read /proc/sys/kernel/hostname; then host=$REPLY; else host=host; fi
+if sg_read "$SG_ROOT/sys/devices/system/cpu/online"; then online=$REPLY; else online=n/a; fi
+printf 'shardgate host check: %s, kernel %s, cpus online %s\n\n' "$host" "$kernel" "$online"
 printf '%-36s %-24s %-28s %s\n' KNOB CURRENT RECOMMENDED STATUS
 
 # --- sysctls (net, limits) ---
 while IFS='|' read -r group key rule rec; do
   want "$group" || continue
   note=
-  if cur=$(sg_sysctl_get "$key"); then
-    status=$(sg_judge "$rule" "$cur" "$rec")
+  if sg_sysctl_get "$key"; then
+    cur=$REPLY
+    sg_judge "$rule" "$cur" "$rec"
+    status=$REPLY
     case $key/$status in
       kernel.io_uring_disabled/DIFFERS)
         note="io_uring is restricted (1: only members of kernel.io_uring_group; 2: off); shardgate falls back to epoll" ;;
@@ -83,7 +86,8 @@ while IFS='|' read -r group key rule rec; do
     cur=n/a status=n/a
     [[ $key == kernel.io_uring_disabled ]] && note="sysctl absent (kernel < 6.6): io_uring is not restricted by it"
   fi
-  row "$key" "$cur" "$(sg_rec_text "$rule" "$rec")" "$status" "$note"
+  sg_rec_text "$rule" "$rec"
+  row "$key" "$cur" "$REPLY" "$status" "$note"
 done < <(sg_sysctl_table)
 
 # --- resource limits (limits) ---
@@ -97,8 +101,10 @@ if want limits; then
         label="ulimit -l ($which, $who, KiB)" rec=$SG_REC_MEMLOCK_KIB
       fi
       note=
-      if cur=$(sg_limit_get "$pid" "$res" "$which") && [[ -n $cur ]]; then
-        status=$(sg_judge limit "$cur" "$rec")
+      if sg_limit_get "$pid" "$res" "$which" && [[ -n $REPLY ]]; then
+        cur=$REPLY
+        sg_judge limit "$cur" "$rec"
+        status=$REPLY
       else
         cur=n/a status=n/a
       fi
@@ -112,7 +118,8 @@ if want limits; then
       if [[ $res/$which == nofile/hard && -z $pid ]]; then
         note="limits of this shell; the gateway's come from its unit (LimitNOFILE=): check it with --pid \$(pgrep -x shardgate)"
       fi
-      row "$label" "$cur" "$(sg_rec_text limit "$rec")" "$status" "$note"
+      sg_rec_text limit "$rec"
+      row "$label" "$cur" "$REPLY" "$status" "$note"
     done
   done
 fi
@@ -126,23 +133,25 @@ if want cpu; then
     for f in "${govs[@]}"; do
       cpu=${f%/cpufreq/scaling_governor}
       cpu=${cpu##*/}
-      if cur=$(sg_read "$f"); then
-        status=$(sg_judge oneof "$cur" "$SG_REC_GOVERNOR")
+      if sg_read "$f"; then
+        cur=$REPLY
+        sg_judge oneof "$cur" "$SG_REC_GOVERNOR"
+        status=$REPLY
       else
         cur=n/a status=n/a
       fi
       row "cpufreq governor ($cpu)" "$cur" "$SG_REC_GOVERNOR" "$status"
     done
   fi
-  if iso=$(sg_read "$SG_ROOT/sys/devices/system/cpu/isolated"); then
-    [[ -n $iso ]] || iso=none
+  if sg_read "$SG_ROOT/sys/devices/system/cpu/isolated"; then
+    iso=${REPLY:-none}
   else
     iso=n/a
   fi
   row "isolated cores" "$iso" "optional: the shard cores" INFO
   for p in isolcpus nohz_full rcu_nocbs; do
     if [[ -r $SG_ROOT/proc/cmdline ]]; then
-      v=$(sg_cmdline_param "$p") || v="(not set)"
+      if sg_cmdline_param "$p"; then v=$REPLY; else v="(not set)"; fi
     else
       v=n/a
     fi
@@ -152,15 +161,17 @@ fi
 
 # --- transparent hugepages (thp) ---
 if want thp; then
-  d=$(sg_thp_dir)
-  if cur=$(sg_bracketed "$d/enabled"); then
-    row "transparent_hugepage/enabled" "$cur" "madvise (or never)" "$(sg_judge oneof "$cur" "$SG_THP_ENABLED_OK")"
+  if sg_bracketed "$SG_THP_DIR/enabled"; then
+    cur=$REPLY
+    sg_judge oneof "$cur" "$SG_THP_ENABLED_OK"
+    row "transparent_hugepage/enabled" "$cur" "madvise (or never)" "$REPLY"
   else
     row "transparent_hugepage/enabled" n/a "madvise (or never)" n/a
   fi
-  if cur=$(sg_bracketed "$d/defrag"); then
-    row "transparent_hugepage/defrag" "$cur" "not always (madvise)" \
-      "$(sg_judge oneof "$cur" "$SG_THP_DEFRAG_OK")"
+  if sg_bracketed "$SG_THP_DIR/defrag"; then
+    cur=$REPLY
+    sg_judge oneof "$cur" "$SG_THP_DEFRAG_OK"
+    row "transparent_hugepage/defrag" "$cur" "not always (madvise)" "$REPLY"
   else
     row "transparent_hugepage/defrag" n/a "not always (madvise)" n/a
   fi
@@ -168,7 +179,8 @@ fi
 
 # --- IRQ affinity and irqbalance (irq; report only) ---
 if want irq; then
-  ib=$(sg_irqbalance_status)
+  sg_irqbalance_status
+  ib=$REPLY
   ib_note=
   [[ $ib == running ]] && ib_note="irqbalance moves IRQs on its own; to pin NIC queues, stop it or set IRQBALANCE_BANNED_CPULIST"
   row "irqbalance" "$ib" "report only" INFO "$ib_note"
@@ -184,8 +196,7 @@ if want irq; then
     fi
     aff=()
     for i in "${irqs[@]}"; do
-      a=$(sg_irq_affinity "$i") || a='?'
-      aff+=("$i:$a")
+      if sg_irq_affinity "$i"; then aff+=("$i:$REPLY"); else aff+=("$i:?"); fi
     done
     row "irq affinity $n" "${aff[*]}" "report only (irq:cpus)" INFO
   done

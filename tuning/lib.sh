@@ -45,51 +45,51 @@ limits|kernel.io_uring_disabled|eq|0
 EOF
 }
 
+# Functions return their value in REPLY (no subshell, no fork: check.sh stays fast on a loaded host)
+# and their success in the exit status.
+
 # Collapses tabs and runs of spaces (sysctl triples are tab-separated) into single spaces.
 sg_norm() {
   local s=$*
   s=${s//$'\t'/ }
   while [[ $s == *"  "* ]]; do s=${s//  / }; done
   s=${s# }
-  s=${s% }
-  printf '%s' "$s"
+  REPLY=${s% }
 }
 
-# Prints the first line of a file, or nothing (status 1) when it does not exist or cannot be read.
+# The first line of a file; status 1 when it does not exist or cannot be read.
 sg_read() {
-  local f=$1 line
+  local f=$1 line=''
+  REPLY=''
   [[ -r $f ]] || return 1
-  IFS= read -r line 2>/dev/null <"$f" || [[ -n ${line:-} ]] || return 1
-  printf '%s' "$line"
+  IFS= read -r line 2>/dev/null <"$f" || [[ -n $line ]] || return 1
+  REPLY=$line
 }
 
 sg_sysctl_path() {
-  printf '%s/proc/sys/%s' "$SG_ROOT" "${1//.//}"
+  local k=$1
+  REPLY=$SG_ROOT/proc/sys/${k//.//}
 }
 
 # Current value of a sysctl, normalised; status 1 when the key does not exist here.
 sg_sysctl_get() {
-  local v
-  v=$(sg_read "$(sg_sysctl_path "$1")") || return 1
-  sg_norm "$v"
+  sg_sysctl_path "$1"
+  sg_read "$REPLY" || return 1
+  sg_norm "$REPLY"
 }
 
 sg_is_uint() { [[ $1 =~ ^[0-9]+$ ]]; }
 
 # a >= b for non-negative integers of any length (values like 9223372036854775807 occur).
 sg_ge() {
-  local a b
-  a=$(sg_strip0 "$1") b=$(sg_strip0 "$2")
+  local a=$1 b=$2
+  a=${a#"${a%%[!0]*}"} b=${b#"${b%%[!0]*}"}
+  a=${a:-0} b=${b:-0}
   if ((${#a} != ${#b})); then ((${#a} > ${#b})); return; fi
   [[ $a > $b || $a == "$b" ]]
 }
-sg_strip0() {
-  local s=$1
-  while [[ ${#s} -gt 1 && $s == 0* ]]; do s=${s#0}; done
-  printf '%s' "$s"
-}
 
-# sg_judge RULE CURRENT RECOMMENDED -> prints OK or DIFFERS
+# sg_judge RULE CURRENT RECOMMENDED -> REPLY=OK or DIFFERS
 sg_judge() {
   local rule=$1 cur=$2 rec=$3 ok=0
   local -a c r
@@ -107,28 +107,27 @@ sg_judge() {
       { [[ $cur == unlimited ]] || { sg_is_uint "$cur" && sg_ge "$cur" "$rec"; }; } && ok=1 ;;
     oneof) [[ "|$rec|" == *"|$cur|"* ]] && ok=1 ;;
   esac
-  if ((ok)); then printf OK; else printf DIFFERS; fi
+  if ((ok)); then REPLY=OK; else REPLY=DIFFERS; fi
 }
 
-# sg_target RULE CURRENT RECOMMENDED -> the value apply.sh sets: the recommendation, never lowering
-# a field that is already better (a wider port range or a larger buffer maximum stays).
+# sg_target RULE CURRENT RECOMMENDED -> REPLY = the value apply.sh sets: the recommendation, never
+# lowering a field that is already better (a wider port range or a larger buffer maximum stays).
 sg_target() {
   local rule=$1 cur=$2 rec=$3 lo hi
   local -a c r
   read -r -a c <<<"$cur"
   read -r -a r <<<"$rec"
+  REPLY=$rec
   case $rule in
     range)
       lo=${r[0]} hi=${r[1]}
       if ((${#c[@]} == 2)) && sg_is_uint "${c[0]}" && sg_is_uint "${c[1]}"; then
-        sg_ge "$lo" "${c[0]}" && lo=${c[0]}
-        sg_ge "${c[1]}" "$hi" && hi=${c[1]}
+        if sg_ge "$lo" "${c[0]}"; then lo=${c[0]}; fi
+        if sg_ge "${c[1]}" "$hi"; then hi=${c[1]}; fi
       fi
-      printf '%s %s' "$lo" "$hi" ;;
-    tmax)
-      if ((${#c[@]} == 3)); then printf '%s %s %s' "${c[0]}" "${c[1]}" "${r[2]}"; else printf '%s' "$rec"; fi ;;
-    oneof) printf '%s' "${rec%%|*}" ;;
-    *) printf '%s' "$rec" ;;
+      REPLY="$lo $hi" ;;
+    tmax) if ((${#c[@]} == 3)); then REPLY="${c[0]} ${c[1]} ${r[2]}"; fi ;;
+    oneof) REPLY=${rec%%|*} ;;
   esac
 }
 
@@ -138,43 +137,47 @@ sg_rec_text() {
   local -a r
   read -r -a r <<<"$rec"
   case $rule in
-    min) printf '>= %s' "$rec" ;;
-    max) printf '<= %s' "$rec" ;;
-    eq) printf '%s' "$rec" ;;
-    range) printf '%s %s or wider' "${r[0]}" "${r[1]}" ;;
-    tmax) printf 'max >= %s' "${r[2]}" ;;
-    limit) printf '>= %s or unlimited' "$rec" ;;
-    oneof) printf '%s' "${rec//|/ or }" ;;
+    min) REPLY=">= $rec" ;;
+    max) REPLY="<= $rec" ;;
+    eq) REPLY=$rec ;;
+    range) REPLY="${r[0]} ${r[1]} or wider" ;;
+    tmax) REPLY="max >= ${r[2]}" ;;
+    limit) REPLY=">= $rec or unlimited" ;;
+    oneof) REPLY=${rec//|/ or } ;;
   esac
 }
 
 # --- resource limits ------------------------------------------------------------------------------
 
-# sg_limit_get PID|"" RESOURCE SOFT|HARD -> value ("unlimited" or a number; memlock in KiB).
+# sg_limit_get PID|"" RESOURCE SOFT|HARD -> REPLY ("unlimited" or a number; memlock in KiB).
 # With a pid, read from /proc/PID/limits (the running gateway); without, this shell's limits.
 sg_limit_get() {
-  local pid=$1 res=$2 which=$3 line label v
+  local pid=$1 res=$2 which=$3 line label file
   local -a f
-  if [[ -z $pid ]]; then
-    case $res/$which in
-      nofile/soft) ulimit -Sn ;;
-      nofile/hard) ulimit -Hn ;;
-      memlock/soft) ulimit -Sl ;;
-      memlock/hard) ulimit -Hl ;;
-    esac
-    return
-  fi
+  REPLY=''
   case $res in
     nofile) label='Max open files' ;;
     memlock) label='Max locked memory' ;;
   esac
-  [[ -r $SG_ROOT/proc/$pid/limits ]] || return 1
-  line=$(grep -m1 "^$label" "$SG_ROOT/proc/$pid/limits") || return 1
-  line=${line#"$label"}
-  read -r -a f <<<"$line"
-  if [[ $which == soft ]]; then v=${f[0]}; else v=${f[1]}; fi
-  if [[ $res == memlock && $v != unlimited ]]; then v=$((v / 1024)); fi
-  printf '%s' "$v"
+  if [[ -n $pid ]]; then file=$SG_ROOT/proc/$pid/limits; else file=/proc/$$/limits; fi
+  if [[ ! -r $file ]]; then
+    [[ -z $pid ]] || return 1
+    case $res/$which in # no /proc: ask the shell
+      nofile/soft) REPLY=$(ulimit -Sn) ;;
+      nofile/hard) REPLY=$(ulimit -Hn) ;;
+      memlock/soft) REPLY=$(ulimit -Sl) ;;
+      memlock/hard) REPLY=$(ulimit -Hl) ;;
+    esac
+    return 0
+  fi
+  while IFS= read -r line; do
+    [[ $line == "$label "* ]] || continue
+    read -r -a f <<<"${line#"$label"}"
+    if [[ $which == soft ]]; then REPLY=${f[0]}; else REPLY=${f[1]}; fi
+    if [[ $res == memlock && $REPLY =~ ^[0-9]+$ ]]; then REPLY=$((REPLY / 1024)); fi
+    return 0
+  done <"$file"
+  return 1
 }
 
 # --- CPU, THP -------------------------------------------------------------------------------------
@@ -190,12 +193,12 @@ sg_governor_files() {
 
 # The selected word of a sysfs multiple-choice file: "always [madvise] never" -> madvise.
 sg_bracketed() {
-  local v
-  v=$(sg_read "$1") || return 1
-  if [[ $v =~ \[([^]]+)\] ]]; then printf '%s' "${BASH_REMATCH[1]}"; else printf '%s' "$v"; fi
+  sg_read "$1" || return 1
+  if [[ $REPLY =~ \[([^]]+)\] ]]; then REPLY=${BASH_REMATCH[1]}; fi
 }
 
-sg_thp_dir() { printf '%s/sys/kernel/mm/transparent_hugepage' "$SG_ROOT"; }
+# shellcheck disable=SC2034
+SG_THP_DIR=$SG_ROOT/sys/kernel/mm/transparent_hugepage
 
 # --- NICs and IRQs --------------------------------------------------------------------------------
 
@@ -223,7 +226,7 @@ sg_nic_irqs() {
         if [[ $f == "$dev/../"* && $name != virtio* ]]; then continue; fi
         printf '%s\n' "${f##*/}"
       done
-      irq=$(sg_read "$dev/irq" 2>/dev/null) || irq=0
+      if sg_read "$dev/irq"; then irq=$REPLY; else irq=0; fi
       if [[ $irq =~ ^[1-9][0-9]*$ ]]; then printf '%s\n' "$irq"; fi
     fi
     if [[ -r $SG_ROOT/proc/interrupts ]]; then
@@ -242,22 +245,19 @@ sg_nic_irqs() {
   }
 }
 
-# Current smp_affinity_list of an IRQ, or nothing.
+# Current smp_affinity_list of an IRQ in REPLY; status 1 when there is none.
 sg_irq_affinity() { sg_read "$SG_ROOT/proc/irq/$1/smp_affinity_list"; }
 
-# "running" / "not running" / "n/a" (no way to tell).
+# REPLY = "running" / "not running" / "n/a" (no /proc to look in).
 sg_irqbalance_status() {
-  local p comm
-  if [[ -z $SG_ROOT ]] && command -v pgrep >/dev/null 2>&1; then
-    if pgrep -x irqbalance >/dev/null 2>&1; then printf running; else printf 'not running'; fi
-    return
-  fi
-  [[ -d $SG_ROOT/proc ]] || { printf n/a; return; }
-  for p in "$SG_ROOT"/proc/[0-9]*; do
-    comm=$(sg_read "$p/comm" 2>/dev/null) || continue
-    [[ $comm == irqbalance ]] && { printf running; return; }
+  local p
+  REPLY=n/a
+  [[ -d $SG_ROOT/proc ]] || return 0
+  REPLY='not running'
+  for p in "$SG_ROOT"/proc/[0-9]*/comm; do
+    if sg_read "$p" && [[ $REPLY == irqbalance ]]; then REPLY=running; return 0; fi
   done
-  printf 'not running'
+  REPLY='not running'
 }
 
 # Expands a cpu list ("0-3,6,8-9") to one cpu per line; status 1 on a malformed list.
@@ -276,13 +276,17 @@ sg_expand_cpus() {
   done
 }
 
-# The value of a kernel command line parameter (isolcpus=..., nohz_full=...), or nothing.
+# REPLY = the value of a kernel command line parameter (isolcpus=..., nohz_full=...);
+# status 1 when it is not set (or there is no /proc/cmdline).
 sg_cmdline_param() {
-  local cmdline w
-  cmdline=$(sg_read "$SG_ROOT/proc/cmdline") || return 1
-  for w in $cmdline; do
+  local w
+  local -a words
+  sg_read "$SG_ROOT/proc/cmdline" || return 1
+  read -r -a words <<<"$REPLY"
+  REPLY=''
+  for w in "${words[@]}"; do
     [[ $w == -- ]] && break
-    [[ $w == "$1="* ]] && { printf '%s' "${w#*=}"; return 0; }
+    if [[ $w == "$1="* ]]; then REPLY=${w#*=}; return 0; fi
   done
   return 1
 }

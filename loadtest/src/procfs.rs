@@ -90,11 +90,6 @@ pub fn rss_kib(pid: u32) -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
-/// Summed RSS of `root` and its live descendants, in KiB.
-pub fn tree_rss_kib(root: u32) -> u64 {
-    tree(root).iter().filter_map(|&p| rss_kib(p)).sum()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -192,7 +192,15 @@ pub fn run_load(cfg: &LoadConfig) -> io::Result<Report> {
     }
     let cpu_us = crate::procfs::self_cpu_us().saturating_sub(cpu_before);
     let wall = start.elapsed();
-    Ok(Report::new(&cfg, &total, clock, cpu_us, wall, uring))
+    Ok(Report::new(
+        &cfg,
+        &total,
+        clock,
+        template.body_len,
+        cpu_us,
+        wall,
+        uring,
+    ))
 }
 
 /// `loadtest load`: runs, prints the summary, writes `--out`; returns the exit code.

@@ -30,6 +30,8 @@ pub struct Report {
     pub body: BodySize,
     /// Streamed responses.
     pub stream: bool,
+    /// Request body bytes.
+    pub body_bytes: usize,
     /// `io_uring` or `epoll`.
     pub driver: &'static str,
     /// Seconds over which `achieved_rps` is computed: the window, longer if responses came late.
@@ -57,6 +59,10 @@ pub struct Report {
     pub latency: Percentiles,
     /// Time to first byte of ok responses, µs (streaming only).
     pub ttfb: Option<Percentiles>,
+    /// Service time of ok responses (from the actual write), µs; equals `latency` in closed loop.
+    pub service: Percentiles,
+    /// Send lag: how late requests were written after their intended time, µs (open loop).
+    pub send_lag: Option<Percentiles>,
     /// Generator CPU (user + system) over the run, seconds.
     pub generator_cpu_s: f64,
     /// Generator CPU as a percentage of one core over the run.
@@ -76,6 +82,7 @@ impl Report {
         cfg: &LoadConfig,
         s: &Stats,
         clock: Clock,
+        body_bytes: usize,
         cpu_us: u64,
         wall: Duration,
         uring: bool,
@@ -103,6 +110,7 @@ impl Report {
             threads: cfg.threads,
             body: cfg.body,
             stream: cfg.stream,
+            body_bytes,
             driver: if uring { "io_uring" } else { "epoll" },
             elapsed_s: round(secs, 3),
             sent: s.sent,
@@ -120,6 +128,8 @@ impl Report {
             achieved_rps: round(completed as f64 / secs, 1),
             latency: Percentiles::of(&s.latency),
             ttfb: cfg.stream.then(|| Percentiles::of(&s.ttfb)),
+            send_lag: cfg.rate.map(|_| Percentiles::of(&s.lag)),
+            service: Percentiles::of(&s.service),
             generator_cpu_s: round(cpu_us as f64 / 1e6, 3),
             generator_cpu_pct: round(100.0 * cpu_us as f64 / wall.as_micros().max(1) as f64, 1),
             generator_cpu_us_per_req: round(cpu_us as f64 / completed.max(1) as f64, 1),
@@ -135,12 +145,12 @@ impl Report {
         };
         let _ = writeln!(
             o,
-            "{what} for {} s on {} connection(s), {} thread(s) ({}), body {:?}{} -> {}",
+            "{what} for {} s on {} connection(s), {} thread(s) ({}), {} B bodies{} -> {}",
             self.duration_s,
             self.connections,
             self.threads,
             self.driver,
-            self.body,
+            self.body_bytes,
             if self.stream { ", streaming" } else { "" },
             self.target
         );
@@ -165,6 +175,10 @@ impl Report {
         line(&mut o, &format!("{label} µs ({origin})"), &self.latency);
         if let Some(t) = &self.ttfb {
             line(&mut o, "first byte µs", t);
+        }
+        if let Some(t) = &self.send_lag {
+            line(&mut o, "service µs (from actual send)", &self.service);
+            line(&mut o, "send lag µs", t);
         }
         let _ = writeln!(
             o,

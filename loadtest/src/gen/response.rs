@@ -125,11 +125,6 @@ impl Reader {
         })
     }
 
-    /// Whether the response head has been read (and so some byte has arrived).
-    pub fn has_head(&self) -> bool {
-        self.body != Body::Head
-    }
-
     fn done(&self) -> Done {
         Done {
             status: self.status,
@@ -314,7 +309,6 @@ mod tests {
         let mut r = Reader::default();
         let (_, done) = r.feed(b"HTTP/1.0 200 OK\r\n\r\nabc").expect("parse");
         assert_eq!(done, None);
-        assert!(r.has_head());
         assert_eq!(
             r.at_eof(),
             Some(Done {

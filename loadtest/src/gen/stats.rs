@@ -18,6 +18,12 @@ pub struct Stats {
     pub latency: Histogram<u64>,
     /// Time to the first response byte in µs, same origin as `latency`.
     pub ttfb: Histogram<u64>,
+    /// Service time of successful responses in µs: from the actual write to the last byte (what
+    /// tools without coordinated-omission correction report).
+    pub service: Histogram<u64>,
+    /// How late requests were written relative to their intended time, µs (open loop): the
+    /// generator's own lateness plus waiting for a free connection.
+    pub lag: Histogram<u64>,
     /// Requests written (measured window only).
     pub sent: u64,
     /// 2xx responses.
@@ -41,6 +47,8 @@ impl Default for Stats {
         Stats {
             latency: histogram(),
             ttfb: histogram(),
+            lag: histogram(),
+            service: histogram(),
             sent: 0,
             ok: 0,
             status_errors: BTreeMap::new(),
@@ -64,6 +72,8 @@ impl Stats {
         // Same bounds on both sides: addition cannot fail.
         let _ = self.latency.add(&other.latency);
         let _ = self.ttfb.add(&other.ttfb);
+        let _ = self.lag.add(&other.lag);
+        let _ = self.service.add(&other.service);
         self.sent += other.sent;
         self.ok += other.ok;
         for (s, n) in &other.status_errors {

@@ -95,11 +95,16 @@ impl Shared {
         let mut s = self.stats.borrow_mut();
         s.sent += 1;
         s.last_done = s.last_done.max(Some(ex.done_at));
+        let lag = ex.sent_at.saturating_duration_since(origin).as_micros() as u64;
+        s.lag.saturating_record(lag);
         match ex.result {
             Ok(done) if (200..300).contains(&done.status) => {
                 s.ok += 1;
                 let us = |t: Instant| t.saturating_duration_since(origin).as_micros() as u64;
                 s.latency.saturating_record(us(ex.done_at).max(1));
+                let service = ex.done_at.saturating_duration_since(ex.sent_at);
+                s.service
+                    .saturating_record((service.as_micros() as u64).max(1));
                 if let Some(fb) = ex.first_byte {
                     s.ttfb.saturating_record(us(fb).max(1));
                 }
