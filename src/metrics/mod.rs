@@ -6,10 +6,12 @@
 
 pub mod prometheus;
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
+// Fast non-keyed hashing: the model label set is bounded (`intern`), so crafted collisions can
+// only slow a bounded map.
+use rustc_hash::FxHashMap as HashMap;
 
 /// Largest latency a histogram records, in nanoseconds (longer values are clamped).
 const MAX_NANOS: u64 = 600_000_000_000;
@@ -133,8 +135,8 @@ impl ShardMetrics {
     /// Empty metrics.
     pub fn new() -> ShardMetrics {
         ShardMetrics {
-            counters: HashMap::with_capacity(64),
-            model_ids: HashMap::new(),
+            counters: HashMap::default(),
+            model_ids: HashMap::default(),
             model_names: Vec::new(),
             duration: Latency::new(),
             overhead: Latency::new(),

@@ -5,10 +5,11 @@
 //! a provider whose configured `models` list has the name; a well-known family prefix
 //! (`gpt-` → the first registered OpenAI provider, and so on).
 
-use std::collections::HashMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::{Bytes, BytesMut};
+// Keys are configuration strings; callers only look up, so a fast non-keyed hash is safe here.
+use rustc_hash::FxHashMap as HashMap;
 
 use crate::config::Config;
 use crate::error::{write_json_string, ErrorKind, GatewayError};
