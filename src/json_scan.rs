@@ -80,6 +80,24 @@ fn fail(offset: usize, reason: &'static str) -> ScanError {
 /// else before or after the object is an error. Members visited before an error was found have
 /// already been reported, so callers should act on them only once this returns `Ok`.
 pub fn scan_object(body: &[u8], mut visit: impl FnMut(&[u8], &Member)) -> Result<(), ScanError> {
+    scan_members(body, |key, _, member| visit(key, member))
+}
+
+/// Whether a member's key and (string) value contain backslash escapes.
+#[derive(Clone, Copy)]
+struct Escapes {
+    key: bool,
+    value: bool,
+}
+
+/// [`scan_object`] that also tells the visitor which strings contain escapes, so that key
+/// comparison and model extraction skip decoding (and even looking for backslashes) in the
+/// common case.
+#[inline(always)]
+fn scan_members(
+    body: &[u8],
+    mut visit: impl FnMut(&[u8], Escapes, &Member),
+) -> Result<(), ScanError> {
     let mut s = Scanner { b: body, pos: 0 };
     s.skip_ws();
     match s.peek() {
@@ -94,15 +112,30 @@ pub fn scan_object(body: &[u8], mut visit: impl FnMut(&[u8], &Member)) -> Result
     } else {
         let mut after_comma = false;
         loop {
-            let key = s.key_colon(after_comma)?;
+            let (key, key_escaped) = s.key_colon(after_comma)?;
             after_comma = true;
             let vstart = s.pos;
-            s.value(1)?;
+            // Top-level strings are scanned here rather than in `value` so that the visitor
+            // learns whether they contain escapes without looking again.
+            let value_escaped = if s.peek() == Some(b'"') {
+                s.string()?
+            } else {
+                s.value(1)?;
+                false
+            };
             let member = Member {
                 key,
                 value: vstart..s.pos,
             };
-            visit(body.get(member.key.clone()).unwrap_or_default(), &member);
+            let key_raw = body.get(member.key.clone()).unwrap_or_default();
+            visit(
+                key_raw,
+                Escapes {
+                    key: key_escaped,
+                    value: value_escaped,
+                },
+                &member,
+            );
             s.skip_ws();
             match s.peek() {
                 Some(b',') => {
@@ -153,7 +186,7 @@ impl Scanner<'_> {
     /// Expects whitespace before the key already skipped. `after_comma` only sharpens the error
     /// message for `{"a":1,}`.
     #[inline(always)]
-    fn key_colon(&mut self, after_comma: bool) -> Result<Range<usize>, ScanError> {
+    fn key_colon(&mut self, after_comma: bool) -> Result<(Range<usize>, bool), ScanError> {
         match self.peek() {
             Some(b'"') => {}
             Some(b'}') if after_comma => return Err(fail(self.pos, "trailing comma in object")),
@@ -166,7 +199,7 @@ impl Scanner<'_> {
             Some(_) => return Err(fail(self.pos, "expected a string key")),
         }
         let kstart = self.pos + 1;
-        self.string()?;
+        let escaped = self.string()?;
         let key = kstart..self.pos - 1;
         self.skip_ws();
         match self.peek() {
@@ -175,28 +208,30 @@ impl Scanner<'_> {
             Some(_) => return Err(fail(self.pos, "expected ':' after object key")),
         }
         self.skip_ws();
-        Ok(key)
+        Ok((key, escaped))
     }
 
     /// Validates one value of any kind starting at `pos` (whitespace already skipped) and leaves
     /// `pos` just after it. `outer` is the number of containers already open around it.
     ///
-    /// Iterative: containers are tracked in a `u128` bit stack (1 = object), which is enough
-    /// because `MAX_DEPTH` is 128, so hostile nesting costs neither stack nor heap.
+    /// Iterative: containers are tracked in a `u128` bit stack (bit 0 = innermost, 1 = object),
+    /// which is enough because `MAX_DEPTH` is 128, so hostile nesting costs neither stack nor heap.
     fn value(&mut self, outer: usize) -> Result<(), ScanError> {
         let mut stack: u128 = 0;
         let mut depth: usize = 0; // containers opened inside this call
         'value: loop {
             match self.peek() {
-                Some(b'"') => self.string()?,
+                Some(b'"') => {
+                    self.string()?;
+                }
                 Some(c @ (b'{' | b'[')) => {
                     if outer + depth >= MAX_DEPTH {
                         return Err(fail(self.pos, "nesting too deep"));
                     }
                     let is_obj = c == b'{';
-                    // depth < MAX_DEPTH - outer <= 127 here, so the shift never wraps.
-                    stack = (stack & !(1u128.wrapping_shl(depth as u32)))
-                        | (u128::from(is_obj)).wrapping_shl(depth as u32);
+                    // Push: the innermost container is bit 0. At most MAX_DEPTH - 1 = 127
+                    // containers are open here, so no bit that matters is shifted out.
+                    stack = (stack << 1) | u128::from(is_obj);
                     depth += 1;
                     self.pos += 1;
                     self.skip_ws();
@@ -204,6 +239,7 @@ impl Scanner<'_> {
                     if self.peek() == Some(close) {
                         self.pos += 1;
                         depth -= 1;
+                        stack >>= 1;
                     } else {
                         if is_obj {
                             self.key_colon(false)?;
@@ -225,7 +261,7 @@ impl Scanner<'_> {
                     return Ok(());
                 }
                 self.skip_ws();
-                let in_obj = (stack >> (depth - 1)) & 1 == 1;
+                let in_obj = stack & 1 == 1;
                 match self.peek() {
                     Some(b',') => {
                         self.pos += 1;
@@ -240,10 +276,12 @@ impl Scanner<'_> {
                     Some(b'}') if in_obj => {
                         self.pos += 1;
                         depth -= 1;
+                        stack >>= 1;
                     }
                     Some(b']') if !in_obj => {
                         self.pos += 1;
                         depth -= 1;
+                        stack >>= 1;
                     }
                     None => return Err(fail(self.pos, "unexpected end of input in nested value")),
                     Some(_) if in_obj => {
@@ -258,28 +296,51 @@ impl Scanner<'_> {
     }
 
     /// Validates a string starting at the opening quote at `pos`; leaves `pos` after the closing
-    /// quote.
+    /// quote. Returns whether the string contains escapes.
     ///
-    /// memchr2 jumps to the next quote or backslash (SIMD); the span skipped is then checked for
-    /// control characters and non-ASCII bytes in one vectorizable pass, and only a span that does
-    /// contain non-ASCII goes through UTF-8 validation. Outside strings every valid byte is
-    /// ASCII, so validating strings this way validates the body's UTF-8 without a separate pass.
-    #[inline]
-    fn string(&mut self) -> Result<(), ScanError> {
+    /// [`next_special`] jumps to the next byte that needs attention (quote, backslash, control
+    /// character, non-ASCII): SSE2 over the first 64 bytes, then memchr2 (AVX2) plus a
+    /// vectorized check for long text. Only non-ASCII text goes through UTF-8 validation.
+    /// Outside strings every valid byte is ASCII, so validating strings this way validates the
+    /// whole body's UTF-8 without a separate `from_utf8` pass over it.
+    #[inline(always)]
+    fn string(&mut self) -> Result<bool, ScanError> {
+        let b = self.b;
         let open = self.pos;
         let mut i = open + 1;
+        let mut escaped = false;
         loop {
-            let rest = self.b.get(i..).unwrap_or_default();
-            let Some(k) = memchr2(b'"', b'\\', rest) else {
+            let Some(j) = next_special(b, i) else {
                 return Err(fail(open, "unterminated string"));
             };
-            let end = i + k;
-            check_segment(rest.get(..k).unwrap_or_default(), i)?;
-            if self.b.get(end) == Some(&b'"') {
-                self.pos = end + 1;
-                return Ok(());
+            match b.get(j) {
+                Some(b'"') => {
+                    self.pos = j + 1;
+                    return Ok(escaped);
+                }
+                Some(b'\\') => {
+                    escaped = true;
+                    // Two-byte escapes are the common ones (`\"`, `\n` in prompts and in JSON
+                    // embedded in strings); keep them inline.
+                    i = match b.get(j + 1) {
+                        Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => j + 2,
+                        _ => self.escape(j)?,
+                    };
+                }
+                Some(&c) if c >= 0x80 => {
+                    // One multi-byte character in ASCII text (an accent, a dash, an emoji) is
+                    // checked in place; where another follows, the text is dense non-ASCII and
+                    // the rest of the run is validated in one go.
+                    let Some(n) = utf8_char_len(b, j) else {
+                        return Err(fail(j, "invalid UTF-8 in string"));
+                    };
+                    i = j + n;
+                    if b.get(i).is_some_and(|&c| c >= 0x80) {
+                        i = non_ascii_run(b, i, open)?;
+                    }
+                }
+                _ => return Err(fail(j, "control character in string (must be escaped)")),
             }
-            i = self.escape(end)?;
         }
     }
 
@@ -317,6 +378,8 @@ impl Scanner<'_> {
         }
     }
 
+    /// Matches `true`, `false` or `null` exactly; what follows is checked by the caller's
+    /// structure (so `truex` fails at the `x` with "expected ',' ...").
     fn literal(&mut self, lit: &'static [u8]) -> Result<(), ScanError> {
         if self.b.get(self.pos..self.pos + lit.len()) == Some(lit) {
             self.pos += lit.len();
@@ -395,44 +458,187 @@ fn hex4(b: &[u8], at: usize) -> Option<u32> {
     Some(v)
 }
 
-/// Checks string content between quotes/escapes: no control characters, valid UTF-8.
-/// `base` is `seg`'s offset in the body, for error positions.
+const LO: u64 = 0x0101_0101_0101_0101;
+const HI: u64 = 0x8080_8080_8080_8080;
+
+/// High bit set in each byte of `x` that is a quote, a backslash, a control character (< 0x20)
+/// or non-ASCII (>= 0x80). The lowest set bit is always exact (borrows in the subtractions only
+/// create false flags *above* a true one), which is all [`next_special`] needs.
+#[cfg_attr(all(target_arch = "x86_64", not(test)), allow(dead_code))]
 #[inline(always)]
-fn check_segment(seg: &[u8], base: usize) -> Result<(), ScanError> {
-    if all_plain_ascii(seg) {
-        Ok(())
+fn special_mask(x: u64) -> u64 {
+    let q = x ^ (LO * u64::from(b'"'));
+    let s = x ^ (LO * u64::from(b'\\'));
+    let quote = q.wrapping_sub(LO) & !q;
+    let slash = s.wrapping_sub(LO) & !s;
+    let ctrl_or_high = x.wrapping_sub(LO * 0x20) | x;
+    (quote | slash | ctrl_or_high) & HI
+}
+
+/// True for the bytes that end a plain run inside a string.
+#[inline(always)]
+fn is_special(c: u8) -> bool {
+    c == b'"' || c == b'\\' || c.wrapping_sub(0x20) >= 0x60
+}
+
+/// How many 16-byte (or 2 × 8-byte) blocks [`next_special`] checks in registers before handing
+/// a long run to memchr. 64 bytes covers keys, roles, model names and short messages without
+/// a call; past that the run is message text, where memchr2's AVX2 loop is faster per byte.
+const INLINE_BLOCKS: usize = 4;
+
+/// Index of the first quote, backslash, control character or non-ASCII byte at or after `i`,
+/// or `None` if there is none before the end of the body.
+#[inline(always)]
+fn next_special(b: &[u8], i: usize) -> Option<usize> {
+    #[cfg(target_arch = "x86_64")]
+    return next_special_sse2(b, i);
+    #[cfg(not(target_arch = "x86_64"))]
+    return next_special_swar(b, i);
+}
+
+/// [`next_special`] with SSE2, 16 bytes per step.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn next_special_sse2(b: &[u8], mut i: usize) -> Option<usize> {
+    for _ in 0..INLINE_BLOCKS {
+        let Some(w) = b.get(i..i + 16).and_then(|w| <[u8; 16]>::try_from(w).ok()) else {
+            return next_special_tail(b, i);
+        };
+        let m = special_mask16(w);
+        if m != 0 {
+            return Some(i + m.trailing_zeros() as usize);
+        }
+        i += 16;
+    }
+    next_special_long(b, i)
+}
+
+/// Bit k set when byte k of `w` is a quote, a backslash, a control character or non-ASCII.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn special_mask16(w: [u8; 16]) -> u32 {
+    use std::arch::x86_64::{
+        _mm_cmpeq_epi8, _mm_cmplt_epi8, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
+        _mm_set_epi64x,
+    };
+    let [a0, a1, a2, a3, a4, a5, a6, a7, b0, b1, b2, b3, b4, b5, b6, b7] = w;
+    let lo = i64::from_le_bytes([a0, a1, a2, a3, a4, a5, a6, a7]);
+    let hi = i64::from_le_bytes([b0, b1, b2, b3, b4, b5, b6, b7]);
+    // SAFETY: SSE2 is part of the x86_64 baseline, so these intrinsics exist on every CPU this
+    // code can run on, and none of them accesses memory (the bytes were read by safe code
+    // above; LLVM fuses that into one unaligned load). This is the module's only `unsafe`.
+    #[allow(unsafe_code)]
+    unsafe {
+        let x = _mm_set_epi64x(hi, lo);
+        let quote = _mm_cmpeq_epi8(x, _mm_set1_epi8(b'"' as i8));
+        let slash = _mm_cmpeq_epi8(x, _mm_set1_epi8(b'\\' as i8));
+        // Signed compare: bytes >= 0x80 are negative, so one test catches < 0x20 and non-ASCII.
+        let other = _mm_cmplt_epi8(x, _mm_set1_epi8(0x20));
+        _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quote, slash), other)) as u32
+    }
+}
+
+/// Portable [`next_special`]: 8 bytes per step in a general-purpose register (SWAR). Used on
+/// targets other than x86_64, and checked against the SSE2 version by the tests.
+#[cfg_attr(all(target_arch = "x86_64", not(test)), allow(dead_code))]
+#[inline(always)]
+fn next_special_swar(b: &[u8], mut i: usize) -> Option<usize> {
+    for _ in 0..INLINE_BLOCKS * 2 {
+        let Some(w) = b.get(i..i + 8).and_then(|w| <[u8; 8]>::try_from(w).ok()) else {
+            return next_special_tail(b, i);
+        };
+        let m = special_mask(u64::from_le_bytes(w));
+        if m != 0 {
+            return Some(i + (m.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    next_special_long(b, i)
+}
+
+/// [`next_special`] for the last few bytes of the body.
+#[inline(never)]
+fn next_special_tail(b: &[u8], i: usize) -> Option<usize> {
+    let rest = b.get(i..)?;
+    rest.iter().position(|&c| is_special(c)).map(|p| i + p)
+}
+
+/// [`next_special`] for long runs of text.
+#[inline(never)]
+fn next_special_long(b: &[u8], i: usize) -> Option<usize> {
+    let rest = b.get(i..)?;
+    let Some(k) = memchr2(b'"', b'\\', rest) else {
+        // No terminator at all: still report a control/non-ASCII byte if there is one, the
+        // caller turns `None` into "unterminated string".
+        return next_special_tail(b, i);
+    };
+    let run = rest.get(..k).unwrap_or_default();
+    if all_plain_ascii(run) {
+        Some(i + k)
     } else {
-        check_segment_slow(seg, base)
+        run.iter().position(|&c| is_special(c)).map(|p| i + p)
     }
 }
 
 /// True when every byte is printable ASCII or DEL (0x20..=0x7F), the overwhelmingly common case.
-///
-/// `b - 0x20` (wrapping) maps exactly the allowed bytes to 0..0x60, so one max-reduction per
-/// chunk answers the question; LLVM turns the fixed-size inner loop into a few SIMD ops.
 #[inline(always)]
 fn all_plain_ascii(seg: &[u8]) -> bool {
-    let mut chunks = seg.chunks_exact(16);
-    for c in &mut chunks {
-        let mut m = 0u8;
-        for &x in c {
-            m = m.max(x.wrapping_sub(0x20));
-        }
-        if m >= 0x60 {
+    // OR-accumulate and test once at the end: no per-chunk horizontal reduction, and this simple
+    // u64 loop is one LLVM vectorizes (SSE2: 32 bytes per handful of instructions).
+    let mut acc = 0u64;
+    let mut words = seg.chunks_exact(8);
+    for w in &mut words {
+        let Ok(w) = <[u8; 8]>::try_from(w) else {
             return false;
-        }
+        };
+        let x = u64::from_le_bytes(w);
+        // A byte < 0x20 borrows into its own high bit; a byte >= 0x80 has it set already.
+        acc |= x.wrapping_sub(LO * 0x20) | x;
     }
-    chunks
+    let tail = words
         .remainder()
         .iter()
-        .all(|&x| x.wrapping_sub(0x20) < 0x60)
+        .fold(0u8, |m, &x| m.max(x.wrapping_sub(0x20)));
+    acc & HI == 0 && tail < 0x60
 }
 
-/// The rare path: the segment has a control character or non-ASCII text. Reports whichever
-/// problem comes first. A segment always starts and ends at an ASCII byte (quote, backslash or
-/// escape), so a valid multi-byte character is never split across segments.
-#[cold]
+/// Length of the valid UTF-8 character starting at `j` (a byte >= 0x80), or `None` if the bytes
+/// there are not one (overlong forms, surrogates and code points above U+10FFFF included), per
+/// the well-formed byte sequences table of the Unicode standard.
+#[inline(always)]
+fn utf8_char_len(b: &[u8], j: usize) -> Option<usize> {
+    let cont = |k: usize, lo: u8, hi: u8| b.get(j + k).is_some_and(|&c| (lo..=hi).contains(&c));
+    let any = |k: usize| cont(k, 0x80, 0xBF);
+    let ok = match b.get(j)? {
+        0xC2..=0xDF => return any(1).then_some(2),
+        0xE0 => cont(1, 0xA0, 0xBF) && any(2),
+        0xE1..=0xEC | 0xEE..=0xEF => any(1) && any(2),
+        0xED => cont(1, 0x80, 0x9F) && any(2),
+        0xF0 => return (cont(1, 0x90, 0xBF) && any(2) && any(3)).then_some(4),
+        0xF1..=0xF3 => return (any(1) && any(2) && any(3)).then_some(4),
+        0xF4 => return (cont(1, 0x80, 0x8F) && any(2) && any(3)).then_some(4),
+        _ => false,
+    };
+    ok.then_some(3)
+}
+
+/// Handles string content at `j` that is a control character or non-ASCII: validates the run up
+/// to the next quote or backslash in one go (text with one accented letter usually has more) and
+/// returns where scanning continues. `open` is the string's opening quote, for the error.
 #[inline(never)]
+fn non_ascii_run(b: &[u8], j: usize, open: usize) -> Result<usize, ScanError> {
+    let rest = b.get(j..).unwrap_or_default();
+    let k = memchr2(b'"', b'\\', rest).unwrap_or(rest.len());
+    check_segment_slow(rest.get(..k).unwrap_or_default(), j)?;
+    if k == rest.len() {
+        return Err(fail(open, "unterminated string"));
+    }
+    Ok(j + k)
+}
+
+/// Checks a run of string content for control characters and invalid UTF-8, reporting whichever
+/// comes first. A run always starts and ends next to an ASCII byte (quote, backslash or escape),
+/// so a valid multi-byte character is never split across runs.
 fn check_segment_slow(seg: &[u8], base: usize) -> Result<(), ScanError> {
     let ctrl = seg.iter().position(|&c| c < 0x20);
     let bad_utf8 = std::str::from_utf8(seg).err().map(|e| e.valid_up_to());
@@ -498,16 +704,15 @@ fn unescape_with(raw: &[u8], mut push: impl FnMut(&[u8]) -> bool) -> bool {
     }
 }
 
-/// Whether the raw (escaped) key `raw` decodes to `want`. Plain keys compare bytes directly;
-/// only a key containing a backslash is decoded, and without allocating.
-#[inline]
-fn key_is(raw: &[u8], want: &[u8]) -> bool {
-    if raw == want {
-        return true;
+/// Whether the raw key `raw` (with `escaped` telling whether it has escapes) decodes to `want`.
+/// Plain keys compare bytes directly; only an escaped key is decoded, and without allocating.
+#[inline(always)]
+fn key_is(raw: &[u8], escaped: bool, want: &[u8]) -> bool {
+    if !escaped {
+        return raw == want;
     }
-    // The longest spelling of `want` escapes every byte as `\u00XX` (6 bytes each); a key with
-    // no backslash that is not byte-equal cannot match.
-    if raw.len() <= want.len() || raw.len() > want.len() * 6 || memchr(b'\\', raw).is_none() {
+    // The longest spelling of `want` escapes every byte as `\u00XX` (6 bytes each).
+    if raw.len() <= want.len() || raw.len() > want.len() * 6 {
         return false;
     }
     let mut rest = want;
@@ -590,9 +795,9 @@ pub fn scan_request(body: &[u8]) -> Result<RequestFields, FieldError> {
     let mut seen_model = false;
     let mut seen_stream = false;
     let mut first_err: Option<FieldError> = None;
-    scan_object(body, |key, m| {
+    scan_members(body, |key, escapes, m| {
         let value = body.get(m.value.clone()).unwrap_or_default();
-        if key_is(key, b"model") {
+        if key_is(key, escapes.key, b"model") {
             if seen_model {
                 first_err.get_or_insert(FieldError::DuplicateModel);
                 return;
@@ -600,11 +805,11 @@ pub fn scan_request(body: &[u8]) -> Result<RequestFields, FieldError> {
             seen_model = true;
             if value.first() == Some(&b'"') {
                 fields.model = Some(m.value.clone());
-                fields.model_escaped = memchr(b'\\', value).is_some();
+                fields.model_escaped = escapes.value;
             } else {
                 first_err.get_or_insert(FieldError::ModelNotString);
             }
-        } else if key_is(key, b"stream") {
+        } else if key_is(key, escapes.key, b"stream") {
             if seen_stream {
                 first_err.get_or_insert(FieldError::DuplicateStream);
                 return;
@@ -966,6 +1171,14 @@ mod tests {
             s
         };
         assert!(ok(nest(MAX_DEPTH).as_bytes()));
+        // The documented off-by-one with serde_json, whose recursion limit stops one level lower.
+        assert_eq!(
+            serde_accepts_object(nest(MAX_DEPTH - 1).as_bytes()),
+            Ok(true)
+        );
+        assert!(serde_accepts_object(nest(MAX_DEPTH).as_bytes())
+            .unwrap_err()
+            .contains("recursion limit exceeded"));
         let e = err(nest(MAX_DEPTH + 1).as_bytes());
         assert_eq!(e.reason, "nesting too deep");
         assert_eq!(e.offset, 5 + MAX_DEPTH - 1);
@@ -1223,6 +1436,113 @@ mod tests {
         assert_eq!(&out[..], b"ab\"x\"c");
     }
 
+    #[test]
+    fn special_byte_search_matches_reference() {
+        // The SIMD/SWAR searches must find exactly the first byte a byte-by-byte loop finds,
+        // from every start offset, including near the end of the buffer.
+        let mut r = Rng(0x1234_5678_9ABC_DEF1);
+        let alphabet = b"abcdefgh \"\\\x00\x1f\x20\x7f\x80\xc3\xff/";
+        for len in 0..200 {
+            for _ in 0..6 {
+                // Mostly plain text, so long clean runs reach the memchr path.
+                let buf: Vec<u8> = (0..len)
+                    .map(|_| {
+                        if r.below(40) == 0 {
+                            *r.pick(alphabet)
+                        } else {
+                            b'a' + r.below(26) as u8
+                        }
+                    })
+                    .collect();
+                for i in 0..=len {
+                    let want = buf[i..].iter().position(|&c| is_special(c)).map(|p| i + p);
+                    assert_eq!(next_special(&buf, i), want, "{buf:?} from {i}");
+                    assert_eq!(next_special_swar(&buf, i), want, "{buf:?} from {i}");
+                }
+            }
+        }
+        assert_eq!(next_special(b"abc", 10), None);
+    }
+
+    #[test]
+    fn string_scanning_across_block_boundaries() {
+        // Strings of every length up to a few blocks, made of pieces that are special in
+        // different ways, placed at every offset relative to block boundaries.
+        let pieces = [
+            "a",
+            "bcdefgh",
+            "\\\"",
+            "\\\\",
+            "\\n",
+            "\\u00e9",
+            "\\ud83d\\ude00",
+            "\u{e9}",
+            "\u{4e2d}\u{6587}",
+            "\u{1f600}",
+            "\u{7f}",
+        ];
+        let mut r = Rng(42);
+        let mut scratch = String::new();
+        for _ in 0..3_000 {
+            let mut content = String::new();
+            for _ in 0..r.below(40) {
+                let piece: &&str = r.pick(&pieces);
+                content.push_str(piece);
+            }
+            let pad = " ".repeat(r.below(17));
+            let body = format!(r#"{{{pad}"model":"{content}","x":[1]}}"#);
+            let b = body.as_bytes();
+            let f = scan_request(b).unwrap_or_else(|e| panic!("{body}: {e}"));
+            let start = pad.len() + 9;
+            assert_eq!(f.model, Some(start..start + content.len() + 2), "{body}");
+            let want: serde_json::Value = serde_json::from_slice(b).unwrap();
+            assert_eq!(
+                Some(model_str(b, &f, &mut scratch).unwrap()),
+                want["model"].as_str()
+            );
+
+            // A raw control character or a stray continuation byte anywhere in the content is
+            // reported exactly there.
+            let at = start + 1 + r.below(content.len() + 1);
+            for bad in [0x01u8, 0x1f, 0x80] {
+                let mut broken = b.to_vec();
+                broken.insert(at, bad);
+                let e = err(&broken);
+                if bad < 0x20 {
+                    // Unless it landed inside an escape, which then is the first problem.
+                    if e.reason.starts_with("control") {
+                        assert_eq!(e.offset, at, "{broken:?}");
+                    }
+                } else {
+                    // It may complete a valid sequence with the bytes after it, leaving one of
+                    // those stray, but never more than a character's length further on.
+                    assert!(e.offset <= at + 3, "{e:?} for {broken:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn utf8_char_len_matches_std() {
+        // The second byte is where the ranges differ per lead byte, so it is exhaustive; later
+        // bytes only need to be inside or outside 0x80..=0xBF.
+        let edges = [0x00, 0x7f, 0x80, 0xbf, 0xc0, 0xff];
+        for lead in 0x80..=0xffu8 {
+            for second in 0..=0xffu8 {
+                for third in edges {
+                    for fourth in edges {
+                        let buf = [lead, second, third, fourth];
+                        let want = (2..=4).find(|&n| std::str::from_utf8(&buf[..n]).is_ok());
+                        assert_eq!(utf8_char_len(&buf, 0), want, "{buf:x?}");
+                    }
+                }
+            }
+        }
+        // Truncated at the end of the body.
+        assert_eq!(utf8_char_len(b"\xe2\x82", 0), None);
+        assert_eq!(utf8_char_len(b"\xc3", 0), None);
+    }
+
     /// xorshift64*: deterministic, dependency-free randomness for the differential test.
     struct Rng(u64);
 
@@ -1368,9 +1688,10 @@ mod tests {
 
     #[test]
     fn differential_against_serde_json() {
+        const ITERS: usize = 20_000;
         let mut r = Rng(0x9E37_79B9_7F4A_7C15);
         let (mut valid, mut invalid, mut checked_fields) = (0, 0, 0);
-        for iter in 0..20_000 {
+        for iter in 0..ITERS {
             let mut doc = Vec::new();
             if iter % 10 == 9 {
                 // Pure noise from the interesting alphabet, usually starting like an object.
