@@ -76,27 +76,25 @@ impl DnsCache {
         }
     }
 
-    /// The first address of `host:port`, from the cache when fresh.
-    pub async fn lookup(&self, host: &str, port: u16) -> std::io::Result<SocketAddr> {
+    /// The addresses of `host:port` in resolver order, from the cache when fresh.
+    pub async fn lookup(&self, host: &str, port: u16) -> std::io::Result<Vec<SocketAddr>> {
         let now = Instant::now();
         if let Some((addrs, at)) = self.entries.borrow().get(&(host.to_string(), port)) {
-            if now.duration_since(*at) < CACHE_TTL {
-                if let Some(a) = addrs.first() {
-                    return Ok(*a);
-                }
+            if now.duration_since(*at) < CACHE_TTL && !addrs.is_empty() {
+                return Ok(addrs.clone());
             }
         }
         let addrs = self.resolver.resolve(host, port).await?;
-        let first = addrs.first().copied().ok_or_else(|| {
-            std::io::Error::new(
+        if addrs.is_empty() {
+            return Err(std::io::Error::new(
                 std::io::ErrorKind::NotFound,
                 format!("{host} has no address"),
-            )
-        })?;
+            ));
+        }
         self.entries
             .borrow_mut()
-            .insert((host.to_string(), port), (addrs, now));
-        Ok(first)
+            .insert((host.to_string(), port), (addrs.clone(), now));
+        Ok(addrs)
     }
 
     /// Forgets `host:port`, after a connect to its cached address failed.

@@ -43,32 +43,40 @@ impl UpstreamConn {
     /// Opens a new connection to `provider` (DNS off-loop, TCP_NODELAY, TLS when configured).
     pub async fn connect(shard: &Shard, provider: &Provider) -> Result<UpstreamConn, GatewayError> {
         let origin = &provider.origin;
-        let addr = match origin.literal {
-            Some(a) => a,
+        let addrs = match origin.literal {
+            Some(a) => vec![a],
             None => shard
                 .dns
                 .lookup(&origin.host, origin.port)
                 .await
                 .map_err(|e| connect_error(provider, &e.to_string()))?,
         };
-        let tcp =
-            match monoio::time::timeout(provider.connect_timeout, TcpStream::connect_addr(addr))
-                .await
-            {
-                Ok(Ok(s)) => s,
-                Ok(Err(e)) => {
-                    if origin.literal.is_none() {
-                        shard.dns.forget(&origin.host, origin.port);
-                    }
-                    return Err(connect_error(provider, &e.to_string()));
+        // Try each address in turn (a name may resolve to IPv6 and IPv4) within one budget.
+        let deadline = Instant::now() + provider.connect_timeout;
+        let mut last_error = String::from("no address");
+        let mut connected = None;
+        for addr in addrs {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match monoio::time::timeout(left, TcpStream::connect_addr(addr)).await {
+                Ok(Ok(s)) => {
+                    connected = Some(s);
+                    break;
                 }
+                Ok(Err(e)) => last_error = format!("{addr}: {e}"),
                 Err(_) => {
                     return Err(GatewayError::new(
                         ErrorKind::UpstreamTimeout,
                         format!("connecting to provider '{}' timed out", provider.name),
                     ))
                 }
-            };
+            }
+        }
+        let Some(tcp) = connected else {
+            if origin.literal.is_none() {
+                shard.dns.forget(&origin.host, origin.port);
+            }
+            return Err(connect_error(provider, &last_error));
+        };
         // Without it, a keep-alive request can wait ~40 ms on Nagle + delayed ACK.
         let _ = tcp.set_nodelay(true);
         let stream = if origin.tls {
