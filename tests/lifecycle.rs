@@ -236,3 +236,42 @@ fn transparent_hugepages_are_off_for_the_gateway() {
         assert_eq!(line.split_whitespace().nth(1), Some("0"), "{line}");
     }
 }
+
+#[test]
+fn pin_cores_pins_each_shard_to_its_own_core() {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mock = mock(&[]);
+    let gw = gateway(&mock_config(mock.addr, "shards = 2\npin_cores = true", ""));
+    assert_eq!(one_shot(gw.addr, "GET", "/health", "").status, 200);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let allowed = loop {
+        let mut allowed = Vec::new();
+        for task in std::fs::read_dir(format!("/proc/{}/task", gw.child.id())).unwrap() {
+            let dir = task.unwrap().path();
+            let name = std::fs::read_to_string(dir.join("comm")).unwrap_or_default();
+            if name.starts_with("shardgate-shard") {
+                let status = std::fs::read_to_string(dir.join("status")).unwrap_or_default();
+                let list = status
+                    .lines()
+                    .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+                    .unwrap_or_default()
+                    .trim()
+                    .to_string();
+                allowed.push(list);
+            }
+        }
+        if allowed.len() == 2 || std::time::Instant::now() > deadline {
+            break allowed;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(allowed.len(), 2, "{allowed:?}");
+    if cores >= 2 {
+        // Each shard on exactly one core, and not the same one.
+        assert!(
+            allowed.iter().all(|a| !a.contains(',') && !a.contains('-')),
+            "{allowed:?}"
+        );
+        assert_ne!(allowed[0], allowed[1]);
+    }
+}
