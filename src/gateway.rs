@@ -11,31 +11,28 @@ use crate::config::Config;
 use crate::http::request::HeadLimits;
 use crate::pipeline::resolve::ModelIndex;
 use crate::providers::Provider;
-use crate::upstream::dns::Resolver;
 
 /// A request for a shard's metrics snapshot, answered on the oneshot.
 pub type SnapshotRequest = futures_channel::oneshot::Sender<crate::metrics::Snapshot>;
 
-/// Everything the request path needs that does not change while serving.
+/// Everything the request path needs that changes only with a reload (which builds a new one).
 pub struct Gateway {
     /// The validated configuration.
     pub config: Config,
     /// Providers in configuration order; routing refers to them by index.
     pub providers: Vec<Provider>,
-    /// Provider names by index (metric labels).
-    pub provider_names: Vec<String>,
     /// Model name → provider/model resolution.
     pub models: ModelIndex,
     /// The `GET /v1/models` body, built once.
     pub models_json: Bytes,
     /// TLS client configuration.
     pub tls: TlsConnector,
-    /// The DNS resolver thread.
-    pub resolver: Resolver,
     /// Request head limits.
     pub head_limits: HeadLimits,
     /// One channel per shard for metrics snapshots, indexed by shard id.
     pub metric_peers: Vec<UnboundedSender<SnapshotRequest>>,
+    /// Incremented by every reload; pooled connections remember the generation they belong to.
+    pub generation: u64,
 }
 
 impl Gateway {
@@ -43,13 +40,13 @@ impl Gateway {
     pub fn build(
         config: Config,
         metric_peers: Vec<UnboundedSender<SnapshotRequest>>,
+        generation: u64,
     ) -> Result<Arc<Gateway>, String> {
         let providers = config
             .providers
             .iter()
             .map(Provider::compile)
             .collect::<Result<Vec<_>, _>>()?;
-        let provider_names = providers.iter().map(|p| p.name.clone()).collect();
         let models = ModelIndex::build(&config, &providers);
         let models_json = models.models_list_json(&config);
         let head_limits = HeadLimits {
@@ -58,13 +55,12 @@ impl Gateway {
         };
         Ok(Arc::new(Gateway {
             providers,
-            provider_names,
             models,
             models_json,
             tls: crate::upstream::tls::connector(&[])?,
-            resolver: Resolver::start().map_err(|e| format!("starting the DNS thread: {e}"))?,
             head_limits,
             metric_peers,
+            generation,
             config,
         }))
     }

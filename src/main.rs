@@ -129,7 +129,14 @@ fn serve(args: ServeArgs) -> ExitCode {
     let seed = std::env::var("SHARDGATE_SEED")
         .ok()
         .and_then(|s| s.parse().ok());
-    match server::run(config, RunOptions { banner, seed }) {
+    let options = RunOptions {
+        banner,
+        seed,
+        config_path: args.config.clone(),
+        listen_override: args.listen,
+        shards_override: args.shards,
+    };
+    match server::run(config, options) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("shardgate: {e}");

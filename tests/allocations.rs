@@ -73,8 +73,8 @@ fn measure(path: &str, body: &str) -> f64 {
     let running = shardgate::server::start(
         config,
         shardgate::server::RunOptions {
-            banner: Vec::new(),
             seed: Some(1),
+            ..Default::default()
         },
     )
     .expect("start");

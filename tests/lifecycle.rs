@@ -275,3 +275,67 @@ fn pin_cores_pins_each_shard_to_its_own_core() {
         assert_ne!(allowed[0], allowed[1]);
     }
 }
+
+#[test]
+fn sighup_reloads_without_dropping_connections() {
+    let mock = mock(&[]);
+    let write = |path: &std::path::Path, key: &str, target: &str, extra: &str| {
+        std::fs::write(
+            path,
+            format!(
+                "[server]\nshards = 1\n{extra}\n[[providers]]\nname = \"mock\"\nkind = \"openai-compatible\"\nbase_url = \"http://{}/v1\"\nkeys = [\"{key}\"]\n\n[[models]]\nname = \"fast\"\ntargets = [\"mock/{target}\"]\n",
+                mock.addr
+            ),
+        )
+        .unwrap();
+    };
+    let dir = std::env::temp_dir().join(format!("shardgate-reload-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("c.toml");
+    write(&path, "key-a", "model-a", "");
+    let mut cmd = Command::new(bin("shardgate"));
+    cmd.arg("--config")
+        .arg(&path)
+        .args(["--listen", "127.0.0.1:0"]);
+    let gw = Proc::start_cmd(cmd);
+    let fast = r#"{"model":"fast","messages":[]}"#;
+    let mut c = Client::connect(gw.addr);
+    let r = c.post_json("/v1/chat/completions", fast);
+    assert_eq!(r.header("x-shardgate-model"), Some("model-a"));
+    let (_, connections_before) = mock_requests(mock.addr);
+
+    // A new key and alias target, and core pinning, which cannot change without a restart.
+    write(&path, "key-b", "model-b", "pin_cores = true");
+    gw.signal("HUP");
+    // Nothing in flight while the shard installs it, so the pooled connection is carried over.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !gw.output().join("\n").contains("configuration reloaded") {
+        assert!(std::time::Instant::now() < deadline, "{:?}", gw.output());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let r = c.post_json("/v1/chat/completions", fast);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.header("x-shardgate-model"), Some("model-b"));
+    let (reqs, connections_after) = mock_requests(mock.addr);
+    let last = reqs.last().unwrap();
+    assert_eq!(
+        recorded_header(last, "authorization").as_deref(),
+        Some("Bearer key-b")
+    );
+    // Same provider origin: the pooled upstream connection was carried over (only the two
+    // inspection requests added connections).
+    assert_eq!(connections_after, connections_before + 1);
+    let out = gw.output().join("\n");
+    assert!(out.contains("server.pin_cores stays"), "{out}");
+
+    // An invalid file is refused; the running configuration stays.
+    std::fs::write(&path, "[server]\nshards = \"many\"\n").unwrap();
+    gw.signal("HUP");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !gw.output().join("\n").contains("reload refused") {
+        assert!(std::time::Instant::now() < deadline, "{:?}", gw.output());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let r = c.post_json("/v1/chat/completions", fast);
+    assert_eq!(r.header("x-shardgate-model"), Some("model-b"));
+}

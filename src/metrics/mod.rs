@@ -54,7 +54,7 @@ impl RouteLabel {
 }
 
 /// No provider / model label (requests that never reached routing).
-pub const NONE: u32 = u32::MAX;
+const NONE: u32 = u32::MAX;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 struct CounterKey {
@@ -100,8 +100,8 @@ impl Latency {
 pub struct RequestRecord<'a> {
     /// The route label.
     pub route: RouteLabel,
-    /// Provider index, or `None` if routing was not reached.
-    pub provider: Option<usize>,
+    /// Provider name, or `None` if routing was not reached.
+    pub provider: Option<&'a str>,
     /// Upstream model name, if resolved.
     pub model: Option<&'a str>,
     /// Status sent to the caller.
@@ -118,8 +118,8 @@ pub struct RequestRecord<'a> {
 #[derive(Debug)]
 pub struct ShardMetrics {
     counters: HashMap<CounterKey, u64>,
-    model_ids: HashMap<Box<str>, u32>,
-    model_names: Vec<Box<str>>,
+    label_ids: HashMap<Box<str>, u32>,
+    labels: Vec<Box<str>>,
     duration: Latency,
     overhead: Latency,
     upstream: Latency,
@@ -136,23 +136,22 @@ impl ShardMetrics {
     pub fn new() -> ShardMetrics {
         ShardMetrics {
             counters: HashMap::default(),
-            model_ids: HashMap::default(),
-            model_names: Vec::new(),
+            label_ids: HashMap::default(),
+            labels: Vec::new(),
             duration: Latency::new(),
             overhead: Latency::new(),
             upstream: Latency::new(),
         }
     }
 
-    /// Counts one request. Allocates only the first time a model name is seen on this shard.
+    /// Counts one request. Allocates only the first time a label value is seen on this shard.
+    /// Labels are names, not indexes, so counts stay right across a reload that reorders providers.
     pub fn record(&mut self, r: &RequestRecord<'_>) {
-        let model = match r.model {
-            Some(m) => self.intern(m),
-            None => NONE,
-        };
+        let model = r.model.map_or(NONE, |m| self.intern(m));
+        let provider = r.provider.map_or(NONE, |p| self.intern(p));
         let key = CounterKey {
             route: r.route,
-            provider: r.provider.map_or(NONE, |p| p as u32),
+            provider,
             model,
             status: r.status,
         };
@@ -164,18 +163,25 @@ impl ShardMetrics {
         }
     }
 
-    fn intern(&mut self, model: &str) -> u32 {
-        if let Some(&id) = self.model_ids.get(model) {
+    fn intern(&mut self, label: &str) -> u32 {
+        if let Some(&id) = self.label_ids.get(label) {
             return id;
         }
         // Bound the label set: a caller inventing model names must not grow memory forever.
-        if self.model_names.len() >= 10_000 {
+        if self.labels.len() >= 10_000 {
             return NONE;
         }
-        let id = self.model_names.len() as u32;
-        self.model_names.push(model.into());
-        self.model_ids.insert(model.into(), id);
+        let id = self.labels.len() as u32;
+        self.labels.push(label.into());
+        self.label_ids.insert(label.into(), id);
         id
+    }
+
+    fn label(&self, id: u32) -> String {
+        self.labels
+            .get(id as usize)
+            .map(|m| m.to_string())
+            .unwrap_or_default()
     }
 
     /// A copy for a scrape.
@@ -185,12 +191,8 @@ impl ShardMetrics {
             .iter()
             .map(|(k, &count)| CounterSample {
                 route: k.route,
-                provider: k.provider,
-                model: self
-                    .model_names
-                    .get(k.model as usize)
-                    .map(|m| m.to_string())
-                    .unwrap_or_default(),
+                provider: self.label(k.provider),
+                model: self.label(k.model),
                 status: k.status,
                 count,
             })
@@ -209,8 +211,8 @@ impl ShardMetrics {
 pub struct CounterSample {
     /// Route label.
     pub route: RouteLabel,
-    /// Provider index or `NONE`.
-    pub provider: u32,
+    /// Provider name ("" when none).
+    pub provider: String,
     /// Model name ("" when none).
     pub model: String,
     /// Status code.
@@ -252,7 +254,7 @@ mod tests {
         let mut b = ShardMetrics::new();
         let rec = RequestRecord {
             route: RouteLabel::ChatCompletions,
-            provider: Some(0),
+            provider: Some("p"),
             model: Some("gpt-x"),
             status: 200,
             total: Duration::from_micros(110),

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use super::{Latency, Snapshot, NONE};
+use super::{Latency, Snapshot};
 
 /// Histogram bucket upper bounds in seconds: fine at the microsecond end where the gateway's own
 /// time lives, coarse at the provider end.
@@ -36,20 +36,18 @@ const BUCKETS: &[f64] = &[
     300.0,
 ];
 
-/// Renders `snap` with provider names looked up in `providers`.
-pub fn render(snap: &Snapshot, providers: &[String]) -> String {
+/// Renders `snap`.
+pub fn render(snap: &Snapshot) -> String {
     let mut out = String::with_capacity(8192);
     let mut summed: BTreeMap<(&str, &str, &str, u16), u64> = BTreeMap::new();
     for s in &snap.requests {
-        let provider = if s.provider == NONE {
-            ""
-        } else {
-            providers
-                .get(s.provider as usize)
-                .map_or("", |p| p.as_str())
-        };
         *summed
-            .entry((s.route.as_str(), provider, s.model.as_str(), s.status))
+            .entry((
+                s.route.as_str(),
+                s.provider.as_str(),
+                s.model.as_str(),
+                s.status,
+            ))
             .or_insert(0) += s.count;
     }
     out.push_str("# HELP shardgate_requests_total Requests answered, by route, provider, model and status.\n");
@@ -118,14 +116,14 @@ mod tests {
         let mut m = ShardMetrics::new();
         m.record(&RequestRecord {
             route: RouteLabel::ChatCompletions,
-            provider: Some(0),
+            provider: Some("mock"),
             model: Some("m\"1"),
             status: 200,
             total: Duration::from_micros(30),
             upstream: Duration::from_micros(27),
             proxied: true,
         });
-        let text = render(&m.snapshot(), &["mock".to_string()]);
+        let text = render(&m.snapshot());
         assert!(text.contains(
             "shardgate_requests_total{route=\"chat_completions\",provider=\"mock\",model=\"m\\\"1\",status=\"200\"} 1"
         ));

@@ -25,7 +25,7 @@ pub async fn proxy(
     endpoint: Endpoint,
     ctx: &mut RequestCtx,
 ) -> bool {
-    let gateway = &shard.gateway;
+    let gateway = shard.gateway();
     let fields = match json_scan::scan_request(&body) {
         Ok(f) => f,
         Err(e) => return refuse(shard, conn, ctx, &field_error(e)).await,
@@ -107,8 +107,15 @@ pub async fn proxy(
     let mut waited = Duration::ZERO;
     let deadline = Instant::now() + provider.timeout;
     let request = std::mem::take(&mut conn.wbuf);
-    let (started, request) =
-        exchange::start(shard, target.provider, request, deadline, &mut waited).await;
+    let (started, request) = exchange::start(
+        shard,
+        &gateway,
+        target.provider,
+        request,
+        deadline,
+        &mut waited,
+    )
+    .await;
     conn.wbuf = request;
     conn.wbuf.clear();
     // Draining may have begun while the provider was thinking: announce the close.
@@ -134,9 +141,12 @@ pub async fn proxy(
             // Release the head's bytes so the read buffer can be reclaimed, not reallocated.
             upstream.head.attach(Bytes::new());
             if outcome.upstream_reusable {
-                shard
-                    .pool
-                    .checkin(target.provider, upstream, provider.pool_max_idle);
+                shard.pool.checkin(
+                    gateway.generation,
+                    target.provider,
+                    upstream,
+                    provider.pool_max_idle,
+                );
             }
             (outcome.status, outcome.client_keep_alive)
         }
@@ -153,7 +163,7 @@ pub async fn proxy(
     };
     shard.metrics.borrow_mut().record(&RequestRecord {
         route: ctx.route,
-        provider: Some(target.provider),
+        provider: Some(&provider.name),
         model: Some(target.model),
         status,
         total: ctx.received.elapsed(),

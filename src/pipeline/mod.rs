@@ -78,7 +78,7 @@ pub async fn handle(shard: &Shard, conn: &mut ClientConn, body: Bytes, received:
     match route {
         Route::Proxy(endpoint) => forward::proxy(shard, conn, body, endpoint, &mut ctx).await,
         Route::Models => {
-            let body = shard.gateway.models_json.clone();
+            let body = shard.gateway().models_json.clone();
             finish_local(shard, conn, &ctx, 200, &body).await
         }
         Route::Health => finish_local(shard, conn, &ctx, 200, b"{\"status\":\"ok\"}").await,
@@ -180,7 +180,8 @@ fn record_local(shard: &Shard, ctx: &RequestCtx, status: u16) {
 /// Gathers every shard's metrics (this one directly, the others over their channels).
 async fn scrape(shard: &Shard) -> String {
     let mut snap = shard.metrics.borrow().snapshot();
-    for (i, peer) in shard.gateway.metric_peers.iter().enumerate() {
+    let gateway = shard.gateway();
+    for (i, peer) in gateway.metric_peers.iter().enumerate() {
         if i == shard.id {
             continue;
         }
@@ -191,5 +192,5 @@ async fn scrape(shard: &Shard) -> String {
             }
         }
     }
-    crate::metrics::prometheus::render(&snap, &shard.gateway.provider_names)
+    crate::metrics::prometheus::render(&snap)
 }

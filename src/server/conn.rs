@@ -157,8 +157,9 @@ fn record_refused(shard: &Shard, err: &GatewayError, received: Instant) {
 
 /// Reads one request head and body. The head is left in `conn.head`.
 async fn read_request(shard: &Shard, conn: &mut ClientConn) -> Result<Bytes, ReadStop> {
-    let server = &shard.gateway.config.server;
-    let limits = shard.gateway.head_limits;
+    let gateway = shard.gateway();
+    let server = &gateway.config.server;
+    let limits = gateway.head_limits;
     let mut head_deadline: Option<Instant> = None;
     let head_len = loop {
         if !conn.rbuf.is_empty() {

@@ -14,7 +14,9 @@ use monoio::net::TcpListener;
 
 use crate::config::Config;
 use crate::gateway::{Gateway, SnapshotRequest};
+use crate::upstream::dns::Resolver;
 use shard::Shard;
+use std::sync::Arc;
 
 /// Which event-loop driver a shard runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,9 +44,15 @@ pub struct RunOptions {
     pub banner: Vec<String>,
     /// Seed for the shards' random choices (`SHARDGATE_SEED`); random when `None`.
     pub seed: Option<u64>,
+    /// The file SIGHUP reloads (none with the embedded default).
+    pub config_path: Option<std::path::PathBuf>,
+    /// `--listen` from the command line, applied to reloaded files too.
+    pub listen_override: Option<SocketAddr>,
+    /// `--shards` from the command line, applied to reloaded files too.
+    pub shards_override: Option<usize>,
 }
 
-/// A started gateway: its bound address and the handles to stop it.
+/// A started gateway: its bound address and the handles to reload or stop it.
 pub struct Running {
     /// The address the listeners are bound to (the real port when 0 was asked for).
     pub addr: SocketAddr,
@@ -52,9 +60,44 @@ pub struct Running {
     pub shards: usize,
     stops: Vec<oneshot::Sender<()>>,
     threads: Vec<std::thread::JoinHandle<usize>>,
+    reloads: Vec<mpsc::UnboundedSender<Arc<Gateway>>>,
+    peers: Vec<mpsc::UnboundedSender<SnapshotRequest>>,
+    /// The configuration in force (what a reload compares against).
+    config: Config,
+    generation: u64,
 }
 
 impl Running {
+    /// Replaces the configuration without dropping connections: requests in flight finish on the
+    /// old one, new requests use `config`. Settings that need new sockets or threads (listen
+    /// address, shard count, pinning) keep their old values and are reported in the result.
+    pub fn reload(&mut self, mut config: Config) -> Result<Vec<String>, String> {
+        let mut kept = Vec::new();
+        let old = &self.config.server;
+        if config.server.listen != old.listen {
+            kept.push(format!("server.listen stays {} until restart", old.listen));
+            config.server.listen = old.listen;
+        }
+        if config.server.shards != old.shards {
+            kept.push(format!("server.shards stays {} until restart", old.shards));
+            config.server.shards = old.shards;
+        }
+        if config.server.pin_cores != old.pin_cores {
+            kept.push(format!(
+                "server.pin_cores stays {} until restart",
+                old.pin_cores
+            ));
+            config.server.pin_cores = old.pin_cores;
+        }
+        let gateway = Gateway::build(config.clone(), self.peers.clone(), self.generation + 1)?;
+        self.generation += 1;
+        self.config = config;
+        for shard in &self.reloads {
+            let _ = shard.unbounded_send(gateway.clone());
+        }
+        Ok(kept)
+    }
+
     /// Drains every shard (stop accepting, finish in-flight requests within the drain timeout)
     /// and joins them; returns the number of connections still open when the timeout ended.
     pub fn shutdown(self) -> usize {
@@ -71,13 +114,19 @@ impl Running {
 /// Binds the listeners, starts the shards and serves until SIGTERM/SIGINT, then drains.
 pub fn run(config: Config, options: RunOptions) -> Result<(), String> {
     let banner = options.banner.clone();
+    let reload_source = (
+        options.config_path.clone(),
+        options.listen_override,
+        options.shards_override,
+    );
     // Handlers first: a SIGTERM right after the banner must drain, not kill.
     let signals = signal_hook::iterator::Signals::new([
         signal_hook::consts::SIGTERM,
         signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGHUP,
     ])
     .map_err(|e| format!("installing signal handlers: {e}"))?;
-    let running = start(config, options)?;
+    let mut running = start(config, options)?;
     let bound = running.addr;
     for line in &banner {
         eprintln!("{line}");
@@ -90,7 +139,7 @@ pub fn run(config: Config, options: RunOptions) -> Result<(), String> {
     eprintln!("listening on {bound}");
     eprintln!("  OpenAI SDK: base_url=\"http://{bound}/v1\"");
 
-    wait_for_signal(signals);
+    wait_for_stop(signals, &mut running, &reload_source);
     let left = running.shutdown();
     if left > 0 {
         tracing::warn!("drain timeout: {left} connection(s) were still open");
@@ -110,9 +159,13 @@ pub fn start(config: Config, options: RunOptions) -> Result<Running, String> {
     let (peers, receivers): (Vec<_>, Vec<_>) = (0..shards)
         .map(|_| mpsc::unbounded::<SnapshotRequest>())
         .unzip();
+    let (reloads, reload_receivers): (Vec<_>, Vec<_>) = (0..shards)
+        .map(|_| mpsc::unbounded::<Arc<Gateway>>())
+        .unzip();
     let pin = config.server.pin_cores;
     let drain_timeout = Duration::from_millis(config.server.drain_timeout_ms);
-    let gateway = Gateway::build(config, peers)?;
+    let gateway = Gateway::build(config.clone(), peers.clone(), 0)?;
+    let resolver = Resolver::start().map_err(|e| format!("starting the DNS thread: {e}"))?;
     let cores = if pin {
         core_affinity::get_core_ids().unwrap_or_default()
     } else {
@@ -123,10 +176,12 @@ pub fn start(config: Config, options: RunOptions) -> Result<Running, String> {
 
     let mut stops = Vec::with_capacity(shards);
     let mut threads = Vec::with_capacity(shards);
-    for (id, (listener, snapshots)) in listeners.into_iter().zip(receivers).enumerate() {
-        let (stop_tx, stop_rx) = oneshot::channel::<()>();
+    let channels = receivers.into_iter().zip(reload_receivers);
+    for (id, (listener, (snapshots, reloads))) in listeners.into_iter().zip(channels).enumerate() {
+        let (stop_tx, stop) = oneshot::channel::<()>();
         stops.push(stop_tx);
         let gateway = gateway.clone();
+        let resolver = resolver.clone();
         let core = cores.get(id % cores.len().max(1)).copied();
         let forced = forced.clone();
         let thread = std::thread::Builder::new()
@@ -137,15 +192,13 @@ pub fn start(config: Config, options: RunOptions) -> Result<Running, String> {
                         tracing::warn!(shard = id, "could not pin to core {}", core.id);
                     }
                 }
-                let shard = Shard::new(id, gateway, seed);
-                run_shard(
-                    shard,
-                    listener,
+                let shard = Shard::new(id, gateway, resolver, seed);
+                let channels = ShardChannels {
                     snapshots,
-                    stop_rx,
-                    drain_timeout,
-                    forced.as_deref(),
-                )
+                    reloads,
+                    stop,
+                };
+                run_shard(shard, listener, channels, drain_timeout, forced.as_deref())
             })
             .map_err(|e| format!("starting shard {id}: {e}"))?;
         threads.push(thread);
@@ -156,7 +209,18 @@ pub fn start(config: Config, options: RunOptions) -> Result<Running, String> {
         shards,
         stops,
         threads,
+        reloads,
+        peers,
+        config,
+        generation: 0,
     })
+}
+
+/// What a shard listens to besides its socket.
+struct ShardChannels {
+    snapshots: mpsc::UnboundedReceiver<SnapshotRequest>,
+    reloads: mpsc::UnboundedReceiver<Arc<Gateway>>,
+    stop: oneshot::Receiver<()>,
 }
 
 /// Binds one `SO_REUSEPORT` listener per shard on the same address (the kernel spreads
@@ -195,8 +259,7 @@ fn bind_listeners(addr: SocketAddr, count: usize) -> Result<Vec<std::net::TcpLis
 fn run_shard(
     shard: Shard,
     listener: std::net::TcpListener,
-    snapshots: mpsc::UnboundedReceiver<SnapshotRequest>,
-    stop: oneshot::Receiver<()>,
+    channels: ShardChannels,
     drain_timeout: Duration,
     forced: Option<&str>,
 ) -> usize {
@@ -214,7 +277,7 @@ fn run_shard(
                     driver = Driver::IoUring.as_str(),
                     "shard started"
                 );
-                return rt.block_on(shard_main(shard, listener, snapshots, stop, drain_timeout));
+                return rt.block_on(shard_main(shard, listener, channels, drain_timeout));
             }
             Err(e) => {
                 tracing::warn!(
@@ -230,7 +293,7 @@ fn run_shard(
     {
         Ok(mut rt) => {
             tracing::info!(shard = id, driver = Driver::Epoll.as_str(), "shard started");
-            rt.block_on(shard_main(shard, listener, snapshots, stop, drain_timeout))
+            rt.block_on(shard_main(shard, listener, channels, drain_timeout))
         }
         Err(e) => {
             tracing::error!(shard = id, "could not build any runtime: {e}");
@@ -242,10 +305,14 @@ fn run_shard(
 async fn shard_main(
     shard: Shard,
     listener: std::net::TcpListener,
-    snapshots: mpsc::UnboundedReceiver<SnapshotRequest>,
-    mut stop: oneshot::Receiver<()>,
+    channels: ShardChannels,
     drain_timeout: Duration,
 ) -> usize {
+    let ShardChannels {
+        snapshots,
+        reloads,
+        mut stop,
+    } = channels;
     let shard = Rc::new(shard);
     let listener = match TcpListener::from_std(listener) {
         Ok(l) => l,
@@ -255,6 +322,7 @@ async fn shard_main(
         }
     };
     monoio::spawn(shard.clone().serve_snapshots(snapshots));
+    monoio::spawn(shard.clone().serve_reloads(reloads));
     loop {
         monoio::select! {
             accepted = listener.accept() => match accepted {
@@ -275,13 +343,58 @@ async fn shard_main(
     shard.wait_for_connections(drain_timeout).await
 }
 
-/// Blocks until SIGTERM or SIGINT.
-fn wait_for_signal(mut signals: signal_hook::iterator::Signals) {
-    if let Some(sig) = signals.forever().next() {
-        tracing::info!(
-            signal = sig,
-            "draining: no new connections, finishing in-flight requests"
-        );
+/// Where a reload reads from: the file and the command-line overrides.
+type ReloadSource = (
+    Option<std::path::PathBuf>,
+    Option<SocketAddr>,
+    Option<usize>,
+);
+
+/// Serves signals until SIGTERM or SIGINT; SIGHUP reloads the configuration file (an invalid
+/// file is refused and the running configuration stays).
+fn wait_for_stop(
+    mut signals: signal_hook::iterator::Signals,
+    running: &mut Running,
+    (path, listen, shards): &ReloadSource,
+) {
+    for sig in signals.forever() {
+        if sig != signal_hook::consts::SIGHUP {
+            tracing::info!(
+                signal = sig,
+                "draining: no new connections, finishing in-flight requests"
+            );
+            return;
+        }
+        let Some(path) = path else {
+            tracing::warn!("SIGHUP: running on the embedded default, there is no file to reload");
+            continue;
+        };
+        match Config::load_file(path) {
+            Ok(mut config) => {
+                if let Some(l) = listen {
+                    config.server.listen = *l;
+                }
+                if let Some(n) = shards {
+                    config.server.shards = *n;
+                }
+                match running.reload(config) {
+                    Ok(kept) => {
+                        for k in kept {
+                            tracing::warn!("reload: {k}");
+                        }
+                        tracing::info!(path = %path.display(), "reload accepted");
+                    }
+                    Err(e) => {
+                        tracing::error!("reload refused, the running configuration stays: {e}")
+                    }
+                }
+            }
+            Err(errors) => {
+                for e in errors {
+                    tracing::error!("reload refused, the running configuration stays: {e}");
+                }
+            }
+        }
     }
 }
 

@@ -12,15 +12,18 @@ use futures_channel::mpsc::UnboundedReceiver;
 use super::shutdown::Drain;
 use crate::gateway::{Gateway, SnapshotRequest};
 use crate::metrics::ShardMetrics;
-use crate::upstream::dns::DnsCache;
+use crate::upstream::dns::{DnsCache, Resolver};
 use crate::upstream::UpstreamPool;
 
 /// A shard's state, shared by its connection tasks through `Rc`.
 pub struct Shard {
     /// Shard number (0-based).
     pub id: usize,
-    /// The shared compiled configuration.
-    pub gateway: Arc<Gateway>,
+    /// The compiled configuration in force (replaced by a reload; requests in flight keep theirs).
+    /// The `Rc` around the shared `Arc` is deliberate: each request clones the `Rc` (a plain
+    /// increment) instead of the `Arc` (an atomic on a cache line every shard would contend for).
+    #[allow(clippy::redundant_allocation)]
+    current: RefCell<Rc<Arc<Gateway>>>,
     /// Idle upstream connections.
     pub pool: UpstreamPool,
     /// Resolved provider addresses.
@@ -39,16 +42,15 @@ pub struct Shard {
 
 impl Shard {
     /// A fresh shard; `seed` fixes its random choices (tests make them reproducible).
-    pub fn new(id: usize, gateway: Arc<Gateway>, seed: u64) -> Shard {
-        let providers = gateway.providers.len();
-        let dns = DnsCache::new(gateway.resolver.clone());
+    pub fn new(id: usize, gateway: Arc<Gateway>, resolver: Resolver, seed: u64) -> Shard {
+        let dns = DnsCache::new(resolver);
         let mut rng =
             fastrand::Rng::with_seed(seed ^ (id as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
         let request_id_prefix = rng.u64(..);
         Shard {
             id,
-            gateway,
-            pool: UpstreamPool::new(providers),
+            pool: UpstreamPool::new(&gateway),
+            current: RefCell::new(Rc::new(gateway)),
             dns,
             metrics: RefCell::new(ShardMetrics::new()),
             rng: RefCell::new(rng),
@@ -56,6 +58,32 @@ impl Shard {
             connections: Cell::new(0),
             request_id_prefix,
             request_counter: Cell::new(0),
+        }
+    }
+
+    /// The configuration in force. An `Rc` clone (no atomic): the request holding it keeps using
+    /// it even if a reload installs another meanwhile.
+    #[allow(clippy::redundant_allocation)]
+    pub fn gateway(&self) -> Rc<Arc<Gateway>> {
+        self.current.borrow().clone()
+    }
+
+    /// Makes `new` the configuration for requests from now on, re-indexing the upstream pool.
+    pub fn install(&self, new: Arc<Gateway>) {
+        let old = self.gateway();
+        self.pool.rebuild(&old, &new);
+        *self.current.borrow_mut() = Rc::new(new);
+    }
+
+    /// Installs each configuration the control thread sends until the gateway stops.
+    pub async fn serve_reloads(self: Rc<Self>, mut rx: UnboundedReceiver<Arc<Gateway>>) {
+        use futures_core::Stream;
+        while let Some(new) =
+            std::future::poll_fn(|cx| std::pin::Pin::new(&mut rx).poll_next(cx)).await
+        {
+            let generation = new.generation;
+            self.install(new);
+            tracing::info!(shard = self.id, generation, "configuration reloaded");
         }
     }
 

@@ -9,6 +9,7 @@ use monoio::net::TcpStream;
 
 use super::stream::UpstreamStream;
 use crate::error::{ErrorKind, GatewayError};
+use crate::gateway::Gateway;
 use crate::http::response::{ResponseHead, ResponseHeadError};
 use crate::providers::Provider;
 use crate::server::shard::Shard;
@@ -41,7 +42,11 @@ pub enum UpstreamFailure {
 
 impl UpstreamConn {
     /// Opens a new connection to `provider` (DNS off-loop, TCP_NODELAY, TLS when configured).
-    pub async fn connect(shard: &Shard, provider: &Provider) -> Result<UpstreamConn, GatewayError> {
+    pub async fn connect(
+        shard: &Shard,
+        gateway: &Gateway,
+        provider: &Provider,
+    ) -> Result<UpstreamConn, GatewayError> {
         let origin = &provider.origin;
         let addrs = match origin.literal {
             Some(a) => vec![a],
@@ -87,7 +92,7 @@ impl UpstreamConn {
                 provider
                     .tls
                     .as_ref()
-                    .unwrap_or(&shard.gateway.tls)
+                    .unwrap_or(&gateway.tls)
                     .connect(server_name, tcp),
             )
             .await
@@ -151,12 +156,13 @@ fn connect_error(provider: &Provider, detail: &str) -> GatewayError {
 /// `waited` accumulates the time spent waiting on the provider (connect and response head).
 pub async fn start(
     shard: &Shard,
+    gateway: &Gateway,
     index: usize,
     request: BytesMut,
     deadline: Instant,
     waited: &mut Duration,
 ) -> (Result<UpstreamConn, GatewayError>, BytesMut) {
-    let Some(provider) = shard.gateway.providers.get(index) else {
+    let Some(provider) = gateway.providers.get(index) else {
         return (
             Err(GatewayError::new(
                 ErrorKind::Internal,
@@ -166,14 +172,16 @@ pub async fn start(
         );
     };
     let mut request = request;
-    let mut pooled = shard.pool.checkout(index, provider.pool_idle_timeout);
+    let mut pooled = shard
+        .pool
+        .checkout(gateway.generation, index, provider.pool_idle_timeout);
     loop {
         let reused = pooled.is_some();
         let mut conn = match pooled.take() {
             Some(c) => c,
             None => {
                 let t = Instant::now();
-                let c = UpstreamConn::connect(shard, provider).await;
+                let c = UpstreamConn::connect(shard, gateway, provider).await;
                 *waited += t.elapsed();
                 match c {
                     Ok(c) => c,
