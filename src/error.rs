@@ -28,6 +28,12 @@ pub enum ErrorKind {
     InvalidJson,
     /// A field has the wrong type or an invalid value.
     InvalidField,
+    /// No or wrong credentials for a protected route.
+    Unauthorized,
+    /// The route is disabled by configuration.
+    Forbidden,
+    /// A reload was asked for and the new configuration was refused.
+    InvalidConfig,
     /// The request names no model.
     MissingModel,
     /// The model (or its provider prefix) is not known to this gateway.
@@ -65,7 +71,10 @@ impl ErrorKind {
             ErrorKind::MalformedRequest
             | ErrorKind::InvalidJson
             | ErrorKind::InvalidField
-            | ErrorKind::MissingModel => 400,
+            | ErrorKind::MissingModel
+            | ErrorKind::InvalidConfig => 400,
+            ErrorKind::Unauthorized => 401,
+            ErrorKind::Forbidden => 403,
             ErrorKind::UnknownModel | ErrorKind::RouteNotFound => 404,
             ErrorKind::MethodNotAllowed => 405,
             ErrorKind::RequestTimeout => 408,
@@ -83,6 +92,8 @@ impl ErrorKind {
     /// OpenAI-style `error.type`.
     pub fn openai_type(self) -> &'static str {
         match self.status() {
+            401 => "authentication_error",
+            403 => "permission_error",
             400 | 404 | 405 | 408 | 413 | 431 | 501 => "invalid_request_error",
             500 => "internal_error",
             _ => "upstream_error",
@@ -96,6 +107,9 @@ impl ErrorKind {
             ErrorKind::InvalidJson => "invalid_json",
             ErrorKind::InvalidField => "invalid_field",
             ErrorKind::MissingModel => "missing_model",
+            ErrorKind::Unauthorized => "unauthorized",
+            ErrorKind::Forbidden => "forbidden",
+            ErrorKind::InvalidConfig => "invalid_config",
             ErrorKind::UnknownModel => "model_not_found",
             ErrorKind::RouteNotFound => "route_not_found",
             ErrorKind::MethodNotAllowed => "method_not_allowed",

@@ -135,6 +135,7 @@ fn serve(args: ServeArgs) -> ExitCode {
         config_path: args.config.clone(),
         listen_override: args.listen,
         shards_override: args.shards,
+        control: None,
     };
     match server::run(config, options) {
         Ok(()) => ExitCode::SUCCESS,

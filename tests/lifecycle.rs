@@ -339,3 +339,104 @@ fn sighup_reloads_without_dropping_connections() {
     let r = c.post_json("/v1/chat/completions", fast);
     assert_eq!(r.header("x-shardgate-model"), Some("model-b"));
 }
+
+#[test]
+fn admin_reload_needs_the_token_and_refuses_bad_files() {
+    let mock = mock(&[]);
+    let dir = std::env::temp_dir().join(format!("shardgate-admin-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("c.toml");
+    let write = |target: &str| {
+        std::fs::write(
+            &path,
+            format!(
+                "[server]\nshards = 2\nadmin_token = \"adm-secret\"\n\n[[providers]]\nname = \"mock\"\nkind = \"openai-compatible\"\nbase_url = \"http://{}/v1\"\nkeys = [\"k\"]\n\n[[models]]\nname = \"fast\"\ntargets = [\"mock/{target}\"]\n",
+                mock.addr
+            ),
+        )
+        .unwrap();
+    };
+    write("model-a");
+    let mut cmd = Command::new(bin("shardgate"));
+    cmd.arg("--config")
+        .arg(&path)
+        .args(["--listen", "127.0.0.1:0"]);
+    let gw = Proc::start_cmd(cmd);
+    let mut c = Client::connect(gw.addr);
+    let r = c.request("POST", "/admin/reload", &[], b"");
+    assert_eq!(r.status, 401);
+    assert_eq!(r.json()["error"]["code"], "unauthorized");
+    let r = c.request(
+        "POST",
+        "/admin/reload",
+        &[("authorization", "Bearer wrong")],
+        b"",
+    );
+    assert_eq!(r.status, 401);
+
+    write("model-b");
+    let r = c.request(
+        "POST",
+        "/admin/reload",
+        &[("authorization", "Bearer adm-secret")],
+        b"",
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["status"], "reloaded");
+    // Both shards install it; a fresh connection may land on either.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let ok = (0..6).all(|_| {
+            one_shot(
+                gw.addr,
+                "POST",
+                "/v1/chat/completions",
+                r#"{"model":"fast","messages":[]}"#,
+            )
+            .header("x-shardgate-model")
+                == Some("model-b")
+        });
+        if ok {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "reload not applied on every shard"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    std::fs::write(
+        &path,
+        "[server]\nadmin_token = \"adm-secret\"\n[[providers]]\nname = \"x\"\n",
+    )
+    .unwrap();
+    let r = c.request(
+        "POST",
+        "/admin/reload",
+        &[("authorization", "Bearer adm-secret")],
+        b"",
+    );
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["error"]["code"], "invalid_config");
+    assert!(r.json()["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("providers[0]"));
+    let r = one_shot(
+        gw.addr,
+        "POST",
+        "/v1/chat/completions",
+        r#"{"model":"fast","messages":[]}"#,
+    );
+    assert_eq!(r.header("x-shardgate-model"), Some("model-b"));
+}
+
+#[test]
+fn admin_api_is_off_without_a_token() {
+    let mock = mock(&[]);
+    let gw = gateway(&mock_config(mock.addr, "shards = 1", ""));
+    let r = one_shot(gw.addr, "POST", "/admin/reload", "");
+    assert_eq!(r.status, 403);
+    assert_eq!(r.json()["error"]["code"], "forbidden");
+}

@@ -33,6 +33,8 @@ pub enum RouteLabel {
     Health,
     /// `/metrics`
     Metrics,
+    /// `/admin/...`
+    Admin,
     /// Anything else (404s, malformed requests).
     Other,
 }
@@ -48,6 +50,7 @@ impl RouteLabel {
             RouteLabel::Models => "models",
             RouteLabel::Health => "health",
             RouteLabel::Metrics => "metrics",
+            RouteLabel::Admin => "admin",
             RouteLabel::Other => "other",
         }
     }

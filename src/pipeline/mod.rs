@@ -2,6 +2,7 @@
 //! classify the route, then for proxied routes resolve → route → forward → record → return.
 //! Governance and caching slot in between resolve and route (`forward::proxy` is where).
 
+pub mod admin;
 pub mod forward;
 pub mod relay;
 pub mod resolve;
@@ -105,6 +106,16 @@ pub async fn handle(shard: &Shard, conn: &mut ClientConn, body: Bytes, received:
             let ok = conn.flush().await;
             record_local(shard, &ctx, 200);
             ok && ctx.keep_alive
+        }
+        Route::AdminReload => {
+            let outcome = match admin::authorize(shard, conn) {
+                Ok(()) => admin::reload(shard).await,
+                Err(e) => Err(e),
+            };
+            match outcome {
+                Ok(body) => finish_local(shard, conn, &ctx, 200, &body).await,
+                Err(err) => finish_error(shard, conn, &ctx, &err).await,
+            }
         }
         Route::NotFound => {
             let err = GatewayError::new(

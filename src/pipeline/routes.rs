@@ -17,6 +17,8 @@ pub enum Route {
     Ready,
     /// `GET /metrics`
     Metrics,
+    /// `POST /admin/reload`
+    AdminReload,
     /// Unknown path.
     NotFound,
     /// Known path, wrong method.
@@ -34,6 +36,7 @@ impl Route {
             Route::Models => RouteLabel::Models,
             Route::Health | Route::Ready => RouteLabel::Health,
             Route::Metrics => RouteLabel::Metrics,
+            Route::AdminReload => RouteLabel::Admin,
             Route::NotFound | Route::MethodNotAllowed => RouteLabel::Other,
         }
     }
@@ -68,6 +71,13 @@ pub fn classify(method: Option<Method>, path: &[u8]) -> Route {
         b"/health" => get(Route::Health),
         b"/ready" => get(Route::Ready),
         b"/metrics" => get(Route::Metrics),
+        b"/admin/reload" => {
+            if method == Some(Method::Post) {
+                Route::AdminReload
+            } else {
+                Route::MethodNotAllowed
+            }
+        }
         _ => Route::NotFound,
     }
 }

@@ -2,6 +2,7 @@
 //! driver with an epoll fallback, signals, graceful drain.
 
 pub mod conn;
+pub mod control;
 pub mod shard;
 pub mod shutdown;
 
@@ -15,6 +16,7 @@ use monoio::net::TcpListener;
 use crate::config::Config;
 use crate::gateway::{Gateway, SnapshotRequest};
 use crate::upstream::dns::Resolver;
+use control::Control;
 use shard::Shard;
 use std::sync::Arc;
 
@@ -50,6 +52,9 @@ pub struct RunOptions {
     pub listen_override: Option<SocketAddr>,
     /// `--shards` from the command line, applied to reloaded files too.
     pub shards_override: Option<usize>,
+    /// Where shards send admin requests (`run` sets it; embedders may leave it unset, which
+    /// disables `/admin/reload`).
+    pub control: Option<crossbeam_channel::Sender<control::Control>>,
 }
 
 /// A started gateway: its bound address and the handles to reload or stop it.
@@ -112,20 +117,35 @@ impl Running {
 }
 
 /// Binds the listeners, starts the shards and serves until SIGTERM/SIGINT, then drains.
-pub fn run(config: Config, options: RunOptions) -> Result<(), String> {
-    let banner = options.banner.clone();
-    let reload_source = (
-        options.config_path.clone(),
-        options.listen_override,
-        options.shards_override,
-    );
+/// SIGHUP and `POST /admin/reload` reload the configuration file.
+pub fn run(config: Config, mut options: RunOptions) -> Result<(), String> {
+    let banner = std::mem::take(&mut options.banner);
+    let source = ReloadSource {
+        path: options.config_path.clone(),
+        listen: options.listen_override,
+        shards: options.shards_override,
+    };
     // Handlers first: a SIGTERM right after the banner must drain, not kill.
-    let signals = signal_hook::iterator::Signals::new([
+    let mut signals = signal_hook::iterator::Signals::new([
         signal_hook::consts::SIGTERM,
         signal_hook::consts::SIGINT,
         signal_hook::consts::SIGHUP,
     ])
     .map_err(|e| format!("installing signal handlers: {e}"))?;
+    let signal_handle = signals.handle();
+    let (control_tx, control_rx) = crossbeam_channel::unbounded::<Control>();
+    let forward = control_tx.clone();
+    std::thread::Builder::new()
+        .name("shardgate-signals".into())
+        .spawn(move || {
+            for sig in signals.forever() {
+                if forward.send(Control::Signal(sig)).is_err() {
+                    return;
+                }
+            }
+        })
+        .map_err(|e| format!("starting the signal thread: {e}"))?;
+    options.control = Some(control_tx);
     let mut running = start(config, options)?;
     let bound = running.addr;
     for line in &banner {
@@ -139,7 +159,24 @@ pub fn run(config: Config, options: RunOptions) -> Result<(), String> {
     eprintln!("listening on {bound}");
     eprintln!("  OpenAI SDK: base_url=\"http://{bound}/v1\"");
 
-    wait_for_stop(signals, &mut running, &reload_source);
+    for message in control_rx.iter() {
+        match message {
+            Control::Signal(signal_hook::consts::SIGHUP) => {
+                let _ = reload_from_file(&mut running, &source);
+            }
+            Control::Signal(sig) => {
+                tracing::info!(
+                    signal = sig,
+                    "draining: no new connections, finishing in-flight requests"
+                );
+                break;
+            }
+            Control::Reload(reply) => {
+                let _ = reply.send(reload_from_file(&mut running, &source));
+            }
+        }
+    }
+    signal_handle.close();
     let left = running.shutdown();
     if left > 0 {
         tracing::warn!("drain timeout: {left} connection(s) were still open");
@@ -182,6 +219,7 @@ pub fn start(config: Config, options: RunOptions) -> Result<Running, String> {
         stops.push(stop_tx);
         let gateway = gateway.clone();
         let resolver = resolver.clone();
+        let control = options.control.clone();
         let core = cores.get(id % cores.len().max(1)).copied();
         let forced = forced.clone();
         let thread = std::thread::Builder::new()
@@ -192,7 +230,7 @@ pub fn start(config: Config, options: RunOptions) -> Result<Running, String> {
                         tracing::warn!(shard = id, "could not pin to core {}", core.id);
                     }
                 }
-                let shard = Shard::new(id, gateway, resolver, seed);
+                let shard = Shard::new(id, gateway, resolver, seed, control);
                 let channels = ShardChannels {
                     snapshots,
                     reloads,
@@ -344,58 +382,46 @@ async fn shard_main(
 }
 
 /// Where a reload reads from: the file and the command-line overrides.
-type ReloadSource = (
-    Option<std::path::PathBuf>,
-    Option<SocketAddr>,
-    Option<usize>,
-);
+struct ReloadSource {
+    path: Option<std::path::PathBuf>,
+    listen: Option<SocketAddr>,
+    shards: Option<usize>,
+}
 
-/// Serves signals until SIGTERM or SIGINT; SIGHUP reloads the configuration file (an invalid
-/// file is refused and the running configuration stays).
-fn wait_for_stop(
-    mut signals: signal_hook::iterator::Signals,
-    running: &mut Running,
-    (path, listen, shards): &ReloadSource,
-) {
-    for sig in signals.forever() {
-        if sig != signal_hook::consts::SIGHUP {
-            tracing::info!(
-                signal = sig,
-                "draining: no new connections, finishing in-flight requests"
-            );
-            return;
-        }
-        let Some(path) = path else {
-            tracing::warn!("SIGHUP: running on the embedded default, there is no file to reload");
-            continue;
-        };
-        match Config::load_file(path) {
-            Ok(mut config) => {
-                if let Some(l) = listen {
-                    config.server.listen = *l;
-                }
-                if let Some(n) = shards {
-                    config.server.shards = *n;
-                }
-                match running.reload(config) {
-                    Ok(kept) => {
-                        for k in kept {
-                            tracing::warn!("reload: {k}");
-                        }
-                        tracing::info!(path = %path.display(), "reload accepted");
-                    }
-                    Err(e) => {
-                        tracing::error!("reload refused, the running configuration stays: {e}")
-                    }
-                }
+/// Reloads the configuration file into `running`, logging the outcome. An invalid file is
+/// refused and the running configuration stays.
+fn reload_from_file(running: &mut Running, source: &ReloadSource) -> control::ReloadResult {
+    let Some(path) = &source.path else {
+        let msg = "running on the embedded default: there is no configuration file to reload";
+        tracing::warn!("reload: {msg}");
+        return Err(msg.to_string());
+    };
+    let result = match Config::load_file(path) {
+        Ok(mut config) => {
+            if let Some(l) = source.listen {
+                config.server.listen = l;
             }
-            Err(errors) => {
-                for e in errors {
-                    tracing::error!("reload refused, the running configuration stays: {e}");
-                }
+            if let Some(n) = source.shards {
+                config.server.shards = n;
             }
+            running.reload(config)
         }
+        Err(errors) => Err(errors
+            .iter()
+            .map(|e| e.to_string())
+            .collect::<Vec<_>>()
+            .join("; ")),
+    };
+    match &result {
+        Ok(kept) => {
+            for k in kept {
+                tracing::warn!("reload: {k}");
+            }
+            tracing::info!(path = %path.display(), "reload accepted");
+        }
+        Err(e) => tracing::error!("reload refused, the running configuration stays: {e}"),
     }
+    result
 }
 
 /// The shard count `run` would use for `config` (for the banner and tests).

@@ -36,13 +36,21 @@ pub struct Shard {
     pub drain: Drain,
     /// Open caller connections.
     pub connections: Cell<usize>,
+    /// Where admin requests go (the main thread); `None` disables `/admin/reload`.
+    pub control: Option<crossbeam_channel::Sender<super::control::Control>>,
     request_id_prefix: u64,
     request_counter: Cell<u64>,
 }
 
 impl Shard {
     /// A fresh shard; `seed` fixes its random choices (tests make them reproducible).
-    pub fn new(id: usize, gateway: Arc<Gateway>, resolver: Resolver, seed: u64) -> Shard {
+    pub fn new(
+        id: usize,
+        gateway: Arc<Gateway>,
+        resolver: Resolver,
+        seed: u64,
+        control: Option<crossbeam_channel::Sender<super::control::Control>>,
+    ) -> Shard {
         let dns = DnsCache::new(resolver);
         let mut rng =
             fastrand::Rng::with_seed(seed ^ (id as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
@@ -56,6 +64,7 @@ impl Shard {
             rng: RefCell::new(rng),
             drain: Drain::new(),
             connections: Cell::new(0),
+            control,
             request_id_prefix,
             request_counter: Cell::new(0),
         }
