@@ -181,3 +181,26 @@ fn connection_errors_are_counted() {
         "{text}"
     );
 }
+
+#[test]
+fn timeouts_are_counted() {
+    let mock = Mock::start(&["--no-record", "--latency-ms", "400"]);
+    let r = load(
+        &mock,
+        "timeout",
+        &[
+            "--rate",
+            "20",
+            "--duration-s",
+            "0.5",
+            "--connections",
+            "4",
+            "--timeout-ms",
+            "100",
+        ],
+    );
+    assert_eq!(u(&r, &["ok"]), 0, "{r}");
+    let t = u(&r, &["timeouts"]);
+    assert!((8..=12).contains(&t), "timeouts {t}: {r}");
+    assert_eq!(u(&r, &["errors"]), t, "{r}");
+}

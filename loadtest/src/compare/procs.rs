@@ -15,6 +15,9 @@ use std::time::{Duration, Instant};
 /// Process-group ids of live children.
 static LIVE: Mutex<Vec<i32>> = Mutex::new(Vec::new());
 
+/// Temporary directories to remove when stopping on a signal or panic.
+static DIRS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
 /// How long a child gets between SIGTERM and SIGKILL.
 const GRACE: Duration = Duration::from_secs(3);
 
@@ -27,7 +30,8 @@ fn signal_group(pgid: i32, sig: i32) {
     }
 }
 
-/// Stops every registered child (used on signals and panics, where no `Drop` will run).
+/// Stops every registered child and removes the temporary directories (used on signals and
+/// panics, where no `Drop` will run).
 pub fn kill_all() {
     let groups: Vec<i32> = LIVE.lock().map(|l| l.clone()).unwrap_or_default();
     for &g in &groups {
@@ -38,6 +42,10 @@ pub fn kill_all() {
     }
     for &g in &groups {
         signal_group(g, libc::SIGKILL);
+    }
+    let dirs: Vec<PathBuf> = DIRS.lock().map(|d| d.clone()).unwrap_or_default();
+    for d in dirs {
+        let _ = fs::remove_dir_all(d);
     }
 }
 
@@ -188,6 +196,9 @@ impl TempDir {
         for n in 0..1000 {
             let p = base.join(format!("loadtest-compare-{}-{n}", std::process::id()));
             if fs::create_dir(&p).is_ok() {
+                if let Ok(mut d) = DIRS.lock() {
+                    d.push(p.clone());
+                }
                 return Ok(TempDir(p));
             }
         }
@@ -198,6 +209,9 @@ impl TempDir {
 impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = fs::remove_dir_all(&self.0);
+        if let Ok(mut d) = DIRS.lock() {
+            d.retain(|p| p != &self.0);
+        }
     }
 }
 

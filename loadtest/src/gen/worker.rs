@@ -13,7 +13,7 @@ use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::conn::{Conn, Exchange, Fail};
+use super::conn::{Conn, Exchange, Fail, Guard};
 use super::pacer::Pacer;
 use super::request::Template;
 use super::stats::Stats;
@@ -21,6 +21,8 @@ use super::LoadConfig;
 
 /// Pause after a failed connect in closed loop, so a dead target does not make a busy loop.
 const CONNECT_BACKOFF: Duration = Duration::from_millis(10);
+/// How often the watchdog looks for overdue requests.
+const WATCHDOG_EVERY: Duration = Duration::from_millis(50);
 
 /// Times shared by all threads of a run.
 #[derive(Debug, Clone, Copy)]
@@ -159,6 +161,8 @@ pub fn run(cfg: Arc<LoadConfig>, template: Arc<Template>, part: Part) -> Stats {
             uring,
             stats: RefCell::new(Stats::default()),
         });
+        let guards = conns.iter().map(Conn::guard).collect();
+        monoio::spawn(watchdog(guards, uring));
         let tasks: Vec<_> = conns
             .into_iter()
             .map(|c| monoio::spawn(drive(shared.clone(), c)))
@@ -181,6 +185,18 @@ pub fn run(cfg: Arc<LoadConfig>, template: Arc<Template>, part: Part) -> Stats {
     })
 }
 
+/// Ends overdue exchanges of this thread's connections (runs until the runtime is dropped).
+async fn watchdog(guards: Vec<Rc<Guard>>, uring: bool) {
+    let mut pacer = Pacer::new(uring);
+    loop {
+        pacer.sleep_until(Instant::now() + WATCHDOG_EVERY).await;
+        let now = Instant::now();
+        for g in &guards {
+            g.expire(now);
+        }
+    }
+}
+
 /// One connection's loop.
 async fn drive(shared: Rc<Shared>, mut conn: Conn) {
     let timeout = shared.cfg.timeout;
@@ -199,13 +215,13 @@ async fn drive(shared: Rc<Shared>, mut conn: Conn) {
             }
         }
         None => {
-            let mut pacer = Pacer::new(false);
+            let mut pacer = Pacer::new(shared.uring);
             pacer.sleep_until(shared.clock.start).await;
             while Instant::now() < shared.clock.end {
                 let ex = conn.exchange(&template, shared.next_id(), timeout).await;
                 shared.record(&ex, ex.sent_at);
                 if ex.result == Err(Fail::Connect) {
-                    monoio::time::sleep(CONNECT_BACKOFF).await;
+                    pacer.sleep_until(Instant::now() + CONNECT_BACKOFF).await;
                 }
             }
         }
