@@ -28,27 +28,27 @@ pub async fn proxy(
     let gateway = shard.gateway();
     let fields = match json_scan::scan_request(&body) {
         Ok(f) => f,
-        Err(e) => return refuse(shard, conn, ctx, &field_error(e)).await,
+        Err(e) => return super::finish_error(shard, conn, ctx, &field_error(e)).await,
     };
     let mut unescaped = String::new();
     let requested = match json_scan::model_str(&body, &fields, &mut unescaped) {
         Ok(m) => m,
-        Err(e) => return refuse(shard, conn, ctx, &field_error(e)).await,
+        Err(e) => return super::finish_error(shard, conn, ctx, &field_error(e)).await,
     };
     let Some(model_span) = fields.model.clone() else {
         let err = GatewayError::new(ErrorKind::MissingModel, "the request body has no \"model\"");
-        return refuse(shard, conn, ctx, &err).await;
+        return super::finish_error(shard, conn, ctx, &err).await;
     };
     let resolved = gateway
         .models
         .resolve(requested, &mut shard.rng.borrow_mut());
     let target = match resolved {
         Ok(t) => t,
-        Err(e) => return refuse(shard, conn, ctx, &e).await,
+        Err(e) => return super::finish_error(shard, conn, ctx, &e).await,
     };
     let Some(provider) = gateway.providers.get(target.provider) else {
         let err = GatewayError::new(ErrorKind::Internal, "resolved provider missing");
-        return refuse(shard, conn, ctx, &err).await;
+        return super::finish_error(shard, conn, ctx, &err).await;
     };
     let key = {
         let mut rng = shard.rng.borrow_mut();
@@ -62,7 +62,7 @@ pub async fn proxy(
                 provider.name, target.model
             ),
         );
-        return refuse(shard, conn, ctx, &err).await;
+        return super::finish_error(shard, conn, ctx, &err).await;
     };
 
     // The upstream request: head, then the body with the model value replaced.
@@ -171,34 +171,6 @@ pub async fn proxy(
         proxied: true,
     });
     keep
-}
-
-/// Answers with `err` before any upstream work and records it.
-async fn refuse(
-    shard: &Shard,
-    conn: &mut ClientConn,
-    ctx: &RequestCtx,
-    err: &GatewayError,
-) -> bool {
-    let ok = respond::error(
-        shard,
-        conn,
-        err,
-        ApiFormat::OpenAi,
-        ctx.keep_alive,
-        Some(ctx.id.as_bytes()),
-    )
-    .await;
-    shard.metrics.borrow_mut().record(&RequestRecord {
-        route: ctx.route,
-        provider: None,
-        model: None,
-        status: err.status(),
-        total: ctx.received.elapsed(),
-        upstream: Duration::ZERO,
-        proxied: false,
-    });
-    ok && ctx.keep_alive
 }
 
 fn field_error(e: FieldError) -> GatewayError {

@@ -157,7 +157,8 @@ async fn finish_local(
     ok && ctx.keep_alive
 }
 
-async fn finish_error(
+/// Answers with `err` (the gateway's own error, no upstream involved) and records it.
+pub(crate) async fn finish_error(
     shard: &Shard,
     conn: &mut ClientConn,
     ctx: &RequestCtx,
