@@ -111,9 +111,18 @@ fn passthrough_allocations_per_request() {
             r#"{{"model":"mock/gpt-4o-mini","messages":[{{"role":"user","content":"{big_prompt}"}}]}}"#
         ),
     );
-    println!("allocations per request: ~200 B body {small:.3}, ~10 KB body {large:.3}");
+    // A response far larger than one read buffer (the mock's embedding of 4,000 dimensions).
+    let big_response = measure(
+        "/v1/embeddings",
+        r#"{"model":"mock/text-embedding-3-small","input":"x","dimensions":4000,"encoding_format":"float"}"#,
+    );
+    println!(
+        "allocations per request: ~200 B body {small:.3}, ~10 KB body {large:.3}, large response {big_response:.3}"
+    );
     assert!(
-        small <= MAX_ALLOCATIONS_PER_REQUEST && large <= MAX_ALLOCATIONS_PER_REQUEST,
-        "allocations per passthrough request: small {small}, large {large} (ceiling {MAX_ALLOCATIONS_PER_REQUEST})"
+        small <= MAX_ALLOCATIONS_PER_REQUEST
+            && large <= MAX_ALLOCATIONS_PER_REQUEST
+            && big_response <= MAX_ALLOCATIONS_PER_REQUEST,
+        "allocations per passthrough request: small {small}, large {large}, large response {big_response} (ceiling {MAX_ALLOCATIONS_PER_REQUEST})"
     );
 }

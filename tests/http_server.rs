@@ -147,7 +147,13 @@ fn malformed_http_is_400_and_the_shard_keeps_serving() {
         b"GET / HTTP/9.9\r\n\r\n",
         b"POST /v1/chat/completions HTTP/1.1\r\ncontent-length: abc\r\n\r\n",
         b"POST /v1/chat/completions HTTP/1.1\r\ncontent-length: 3\r\ntransfer-encoding: chunked\r\n\r\n",
-        b"POST /v1/chat/completions HTTP/1.1\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n",
+        b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n",
+        // Smuggling shapes: no Host, two Hosts, chunked twice, chunked in HTTP/1.0, empty coding
+        // next to a length.
+        b"POST /v1/chat/completions HTTP/1.1\r\ncontent-length: 2\r\n\r\n{}",
+        b"GET /health HTTP/1.1\r\nhost: a\r\nhost: b\r\n\r\n",
+        b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked, chunked\r\n\r\n0\r\n\r\n",
+        b"POST /v1/chat/completions HTTP/1.0\r\ntransfer-encoding: chunked\r\n\r\n0\r\n\r\n",
     ] {
         let mut c = Client::connect(gw.addr);
         c.send_raw(garbage);
@@ -157,8 +163,15 @@ fn malformed_http_is_400_and_the_shard_keeps_serving() {
         assert!(c.is_closed(), "a framing error must close the connection");
     }
     let mut c = Client::connect(gw.addr);
-    c.send_raw(b"POST /v1/chat/completions HTTP/1.1\r\ntransfer-encoding: gzip\r\n\r\n");
+    c.send_raw(b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ntransfer-encoding: gzip\r\n\r\n");
     assert_eq!(c.read_response().status, 501);
+    let mut c = Client::connect(gw.addr);
+    c.send_raw(b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ntransfer-encoding: \r\ncontent-length: 2\r\n\r\n{}");
+    assert_ne!(
+        c.read_response().status,
+        200,
+        "an empty coding next to a length must be refused"
+    );
     // One shard, and it still serves.
     assert_eq!(
         one_shot(gw.addr, "POST", "/v1/chat/completions", CHAT).status,
@@ -181,6 +194,13 @@ fn bad_json_and_models_are_errors_on_a_kept_connection() {
         ("{\"model\":\"nosuch/gpt\"}", 404, "model_not_found"),
         ("{\"model\":\"some-unknown-model\"}", 404, "model_not_found"),
         ("{\"model\":\"mock/\"}", 404, "model_not_found"),
+        // The name reaches response headers: CR/LF must never get through (header injection).
+        (
+            "{\"model\":\"mock/x\\r\\nX-Evil: 1\"}",
+            400,
+            "invalid_field",
+        ),
+        ("{\"model\":\"mock/a b\"}", 400, "invalid_field"),
     ];
     for (body, status, code) in cases {
         let r = c.post_json("/v1/chat/completions", body);
@@ -218,7 +238,9 @@ fn idle_and_head_timeouts_close_connections() {
         .contains("timed out"));
     // A body that never completes.
     let mut c = Client::connect(gw.addr);
-    c.send_raw(b"POST /v1/chat/completions HTTP/1.1\r\ncontent-length: 100\r\n\r\n{\"model\":");
+    c.send_raw(
+        b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-length: 100\r\n\r\n{\"model\":",
+    );
     let r = c.read_response();
     assert_eq!(r.status, 408);
     assert!(r.text().contains("timed out reading the request body"));

@@ -136,6 +136,9 @@ impl RequestHead {
         self.headers.clear();
         let mut content_length: Option<u64> = None;
         let mut chunked = false;
+        let mut chunked_twice = false;
+        let mut transfer_encoding = false;
+        let mut host_count = 0usize;
         let mut other_coding = false;
         let mut conn_close = false;
         let mut conn_keep_alive = false;
@@ -153,14 +156,19 @@ impl RequestHead {
                 }
                 content_length = Some(n);
             } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
+                transfer_encoding = true;
                 for coding in h.value.split(|&b| b == b',') {
                     let coding = super::trim_ows(coding);
                     if coding.eq_ignore_ascii_case(b"chunked") {
+                        chunked_twice |= chunked;
                         chunked = true;
-                    } else if !coding.is_empty() {
+                    } else {
+                        // Empty codings included: an ambiguous header is refused, not guessed.
                         other_coding = true;
                     }
                 }
+            } else if name.eq_ignore_ascii_case(b"host") {
+                host_count += 1;
             } else if name.eq_ignore_ascii_case(b"connection") {
                 conn_close |= has_token(h.value, b"close");
                 conn_keep_alive |= has_token(h.value, b"keep-alive");
@@ -182,9 +190,21 @@ impl RequestHead {
             ));
         }
         // A message with both is a smuggling vector (RFC 9112 §6.3): refuse rather than guess.
-        if chunked && content_length.is_some() {
+        if transfer_encoding && content_length.is_some() {
             return Err(malformed(
                 "both Content-Length and Transfer-Encoding present",
+            ));
+        }
+        if chunked_twice {
+            return Err(malformed("chunked applied twice"));
+        }
+        if transfer_encoding && self.minor_version == 0 {
+            return Err(malformed("Transfer-Encoding in an HTTP/1.0 request"));
+        }
+        // RFC 9112 §3.2: exactly one Host in HTTP/1.1.
+        if self.minor_version >= 1 && host_count != 1 {
+            return Err(malformed(
+                "an HTTP/1.1 request needs exactly one Host header",
             ));
         }
         self.framing = Some(if chunked {
@@ -286,10 +306,10 @@ mod tests {
     #[test]
     fn partial_and_limits() {
         assert!(parse(b"GET / HTTP/1.1\r\nHost: a\r\n").unwrap().is_none());
-        let mut big = b"GET / HTTP/1.1\r\nX: ".to_vec();
+        let mut big = b"GET / HTTP/1.1\r\nHost: a\r\nX: ".to_vec();
         big.extend(std::iter::repeat_n(b'a', 9000));
         assert_eq!(parse(&big).unwrap_err().kind, ErrorKind::HeadersTooLarge);
-        let mut many = b"GET / HTTP/1.1\r\n".to_vec();
+        let mut many = b"GET / HTTP/1.1\r\nHost: a\r\n".to_vec();
         for i in 0..70 {
             many.extend_from_slice(format!("X-{i}: v\r\n").as_bytes());
         }
@@ -299,30 +319,30 @@ mod tests {
 
     #[test]
     fn framing_rules() {
-        let (h, _) = parse(b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n")
+        let (h, _) = parse(b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n")
             .unwrap()
             .unwrap();
         assert_eq!(h.framing, Some(BodyFraming::Chunked));
         assert_eq!(
-            parse(b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n")
+            parse(b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n")
                 .unwrap_err()
                 .kind,
             ErrorKind::UnsupportedEncoding
         );
         assert_eq!(
-            parse(b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n")
+            parse(b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n")
                 .unwrap_err()
                 .kind,
             ErrorKind::MalformedRequest
         );
         assert_eq!(
-            parse(b"POST / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n")
+            parse(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n")
                 .unwrap_err()
                 .kind,
             ErrorKind::MalformedRequest
         );
         assert_eq!(
-            parse(b"POST / HTTP/1.1\r\nContent-Length: x\r\n\r\n")
+            parse(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: x\r\n\r\n")
                 .unwrap_err()
                 .kind,
             ErrorKind::MalformedRequest
@@ -337,13 +357,15 @@ mod tests {
             .unwrap()
             .unwrap();
         assert!(h.keep_alive);
-        let (h, _) = parse(b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n")
+        let (h, _) = parse(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
             .unwrap()
             .unwrap();
         assert!(!h.keep_alive);
-        let (h, _) = parse(b"POST / HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n")
-            .unwrap()
-            .unwrap();
+        let (h, _) = parse(
+            b"POST / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n",
+        )
+        .unwrap()
+        .unwrap();
         assert!(h.expect_continue);
     }
 

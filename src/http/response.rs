@@ -89,6 +89,7 @@ impl ResponseHead {
         self.headers.clear();
         let mut content_length = None;
         let mut chunked = false;
+        let mut transfer_encoding = false;
         let mut close = false;
         let mut keep_alive_token = false;
         self.is_event_stream = false;
@@ -97,14 +98,25 @@ impl ResponseHead {
             self.headers
                 .push((Span::of(data, name), Span::of(data, h.value)));
             if name.eq_ignore_ascii_case(b"content-length") {
-                content_length = parse_content_length(h.value);
-                if content_length.is_none() {
+                let Some(n) = parse_content_length(h.value) else {
                     return Err(ResponseHeadError::Malformed(
                         "invalid Content-Length".to_string(),
                     ));
+                };
+                if content_length.is_some_and(|prev| prev != n) {
+                    return Err(ResponseHeadError::Malformed(
+                        "conflicting Content-Length headers".to_string(),
+                    ));
                 }
+                content_length = Some(n);
             } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
-                chunked = has_token(h.value, b"chunked");
+                transfer_encoding = true;
+                // Chunked framing only when chunked is the final coding (RFC 9112 §6.3).
+                chunked = h
+                    .value
+                    .rsplit(|&b| b == b',')
+                    .next()
+                    .is_some_and(|last| super::trim_ows(last).eq_ignore_ascii_case(b"chunked"));
             } else if name.eq_ignore_ascii_case(b"connection") {
                 close |= has_token(h.value, b"close");
                 keep_alive_token |= has_token(h.value, b"keep-alive");
@@ -121,14 +133,20 @@ impl ResponseHead {
             ResponseFraming::Empty
         } else if chunked {
             ResponseFraming::Chunked
+        } else if transfer_encoding {
+            // A coding we do not decode as the last one: the body ends when the connection does.
+            ResponseFraming::UntilClose
         } else if let Some(len) = content_length {
             ResponseFraming::Length(len)
         } else {
             ResponseFraming::UntilClose
         };
         self.framing = Some(framing);
-        self.keep_alive =
-            framing != ResponseFraming::UntilClose && !close && (minor >= 1 || keep_alive_token);
+        // Both framings at once is how responses get smuggled: never reuse such a connection.
+        self.keep_alive = framing != ResponseFraming::UntilClose
+            && !(transfer_encoding && content_length.is_some())
+            && !close
+            && (minor >= 1 || keep_alive_token);
         Ok(Some(n))
     }
 
@@ -188,6 +206,30 @@ mod tests {
         assert_eq!(h.status, 429);
         assert!(!h.keep_alive);
         assert_eq!(h.header(b"retry-after"), Some(&b"1"[..]));
+    }
+
+    #[test]
+    fn conflicting_framing() {
+        let mut h = ResponseHead::new();
+        assert!(matches!(
+            h.parse(
+                b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n",
+                false,
+                8192
+            ),
+            Err(ResponseHeadError::Malformed(_))
+        ));
+        let (h, _) = parse(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\n",
+            false,
+        );
+        assert_eq!(h.framing, Some(ResponseFraming::UntilClose));
+        let (h, _) = parse(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n",
+            false,
+        );
+        assert_eq!(h.framing, Some(ResponseFraming::Chunked));
+        assert!(!h.keep_alive);
     }
 
     #[test]

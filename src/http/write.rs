@@ -47,8 +47,12 @@ pub fn status_line(out: &mut BytesMut, code: u16) {
     out.extend_from_slice(b"\r\n");
 }
 
-/// Appends `name: value\r\n`.
+/// Appends `name: value\r\n`. Callers pass only validated values (no CR or LF).
 pub fn header(out: &mut BytesMut, name: &[u8], value: &[u8]) {
+    debug_assert!(
+        !value.iter().any(|&b| b == b'\r' || b == b'\n'),
+        "header value with CR/LF"
+    );
     out.extend_from_slice(name);
     out.extend_from_slice(b": ");
     out.extend_from_slice(value);

@@ -17,6 +17,9 @@ use crate::server::conn::ClientConn;
 use crate::server::shard::Shard;
 use crate::upstream::exchange;
 
+/// Longest model name accepted.
+const MAX_MODEL_NAME: usize = 256;
+
 /// Proxies one OpenAI-format request; returns whether the caller's connection stays usable.
 pub async fn proxy(
     shard: &Shard,
@@ -35,6 +38,15 @@ pub async fn proxy(
         Ok(m) => m,
         Err(e) => return super::finish_error(shard, conn, ctx, &field_error(e)).await,
     };
+    // The name ends up in response headers and upstream URLs: refuse anything that could split a
+    // header or smuggle a path, and bound its length (it also becomes a metric label).
+    if requested.len() > MAX_MODEL_NAME || requested.bytes().any(|b| b < 0x21 || b == 0x7f) {
+        let err = GatewayError::new(
+            ErrorKind::InvalidField,
+            format!("\"model\" must be 1 to {MAX_MODEL_NAME} visible characters without spaces"),
+        );
+        return super::finish_error(shard, conn, ctx, &err).await;
+    }
     let Some(model_span) = fields.model.clone() else {
         let err = GatewayError::new(ErrorKind::MissingModel, "the request body has no \"model\"");
         return super::finish_error(shard, conn, ctx, &err).await;
@@ -138,8 +150,6 @@ pub async fn proxy(
                 &mut waited,
             )
             .await;
-            // Release the head's bytes so the read buffer can be reclaimed, not reallocated.
-            upstream.head.attach(Bytes::new());
             if outcome.upstream_reusable {
                 shard.pool.checkin(
                     gateway.generation,

@@ -59,13 +59,19 @@ pub async fn relay(
     if !keep_alive {
         write::header(&mut conn.wbuf, b"connection", b"close");
     }
+    // The head is copied: release its bytes now so that reading the rest of the body can reuse
+    // the read buffer instead of allocating a new one.
+    up.head.attach(bytes::Bytes::new());
 
     match framing {
         ResponseFraming::Empty => {
-            write::header_u64(&mut conn.wbuf, b"content-length", 0);
+            // 204 and 304 carry no Content-Length of their own (RFC 9110 §8.6).
+            if status != 204 && status != 304 {
+                write::header_u64(&mut conn.wbuf, b"content-length", 0);
+            }
             conn.wbuf.extend_from_slice(b"\r\n");
             out.client_keep_alive = conn.flush().await && keep_alive;
-            out.upstream_reusable = up.head.keep_alive;
+            out.upstream_reusable = up.head.keep_alive && up.rbuf.is_empty();
         }
         ResponseFraming::Length(len) => {
             write::header_u64(&mut conn.wbuf, b"content-length", len);

@@ -235,7 +235,10 @@ async fn read_head(
     provider: &Provider,
     deadline: Instant,
 ) -> Result<(), HeadFailure> {
-    conn.rbuf.clear();
+    if !conn.rbuf.is_empty() {
+        // Bytes nobody asked for on an idle connection: it is out of step, never reuse it.
+        return Err(HeadFailure::NothingReceived(UpstreamFailure::Closed));
+    }
     let mut received_any = false;
     loop {
         if !conn.rbuf.is_empty() {
