@@ -300,3 +300,41 @@ fn large_bodies_on_a_kept_connection() {
         .iter()
         .all(|r| r["body"].as_str().unwrap().len() == body.len() - 5));
 }
+
+#[test]
+fn head_requests_get_no_body() {
+    let (_mock, gw) = setup();
+    let mut c = Client::connect(gw.addr);
+    let mut raw = build_request("HEAD", "/health", &[], b"");
+    raw.extend(build_request("HEAD", "/v1/chat/completions", &[], b""));
+    raw.extend(build_request("GET", "/health", &[], b""));
+    c.send_raw(&raw);
+    let (status, head) = c.read_head_only();
+    assert_eq!(status, 200);
+    assert!(head.contains("content-length: 15"), "{head}");
+    let (status, _) = c.read_head_only();
+    assert_eq!(status, 405);
+    // Had either HEAD answer carried a body, this would read it as the next response.
+    let r = c.read_response();
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["status"], "ok");
+}
+
+#[test]
+fn http10_callers_get_streams_raw_until_close() {
+    let (_mock, gw) = setup();
+    let mut c = Client::connect(gw.addr);
+    let body = r#"{"model":"mock/gpt-4o-mini","stream":true,"messages":[]}"#;
+    c.send_raw(
+        format!(
+            "POST /v1/chat/completions HTTP/1.0\r\ncontent-length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .as_bytes(),
+    );
+    let r = c.read_response();
+    assert_eq!(r.status, 200);
+    assert!(!r.chunked, "HTTP/1.0 has no chunked encoding");
+    assert_eq!(r.header("connection"), Some("close"));
+    assert!(r.text().contains("data: [DONE]"));
+}

@@ -99,6 +99,9 @@ impl RequestHead {
         data: &[u8],
         limits: HeadLimits,
     ) -> Result<Option<usize>, GatewayError> {
+        // Forget the previous request's method: an error before this parse completes must not be
+        // answered as if it were, say, a HEAD.
+        self.method = None;
         let cap = limits.max_headers.clamp(1, MAX_HEADERS_HARD);
         let mut storage = [MaybeUninit::<httparse::Header<'_>>::uninit(); MAX_HEADERS_HARD];
         let mut req = httparse::Request::new(&mut []);

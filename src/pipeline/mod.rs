@@ -102,7 +102,9 @@ pub async fn handle(shard: &Shard, conn: &mut ClientConn, body: Bytes, received:
                 &meta,
                 ctx.keep_alive,
             );
-            conn.wbuf.extend_from_slice(text.as_bytes());
+            if conn.body_allowed() {
+                conn.wbuf.extend_from_slice(text.as_bytes());
+            }
             let ok = conn.flush().await;
             record_local(shard, &ctx, 200);
             ok && ctx.keep_alive
@@ -151,7 +153,9 @@ async fn finish_local(
         &meta,
         ctx.keep_alive,
     );
-    conn.wbuf.extend_from_slice(body);
+    if conn.body_allowed() {
+        conn.wbuf.extend_from_slice(body);
+    }
     let ok = conn.flush().await;
     record_local(shard, ctx, status);
     ok && ctx.keep_alive

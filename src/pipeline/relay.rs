@@ -40,6 +40,14 @@ pub async fn relay(
     let status = up.head.status;
     let framing = up.head.framing.unwrap_or(ResponseFraming::UntilClose);
     let sse = up.head.is_event_stream;
+    // HTTP/1.0 callers know no chunked encoding: a body of unknown length goes to them raw and
+    // ends when the connection closes.
+    let raw_until_close = conn.head.minor_version == 0
+        && matches!(
+            framing,
+            ResponseFraming::Chunked | ResponseFraming::UntilClose
+        );
+    let keep_alive = keep_alive && !raw_until_close;
     let mut out = RelayOutcome {
         status,
         client_keep_alive: false,
@@ -111,7 +119,9 @@ pub async fn relay(
             out.upstream_reusable = up.head.keep_alive && up.rbuf.is_empty();
         }
         ResponseFraming::Chunked | ResponseFraming::UntilClose => {
-            write::header(&mut conn.wbuf, b"transfer-encoding", b"chunked");
+            if !raw_until_close {
+                write::header(&mut conn.wbuf, b"transfer-encoding", b"chunked");
+            }
             conn.wbuf.extend_from_slice(b"\r\n");
             let chunked_in = framing == ResponseFraming::Chunked;
             let mut decoder = ChunkedDecoder::new();
@@ -133,10 +143,10 @@ pub async fn relay(
                 } else {
                     payload.len()
                 };
-                chunked::write_chunk(&payload[..ready], &mut conn.wbuf);
+                frame(&payload[..ready], raw_until_close, &mut conn.wbuf);
                 payload.advance(ready);
                 if done {
-                    conn.wbuf.extend_from_slice(chunked::LAST_CHUNK);
+                    end_body(raw_until_close, &mut conn.wbuf);
                     break Ok(true);
                 }
                 if !conn.wbuf.is_empty() && !conn.flush().await {
@@ -148,9 +158,9 @@ pub async fn relay(
                 match got {
                     Ok(_) => {}
                     Err(UpstreamFailure::Closed) if !chunked_in => {
-                        chunked::write_chunk(&payload, &mut conn.wbuf);
+                        frame(&payload, raw_until_close, &mut conn.wbuf);
                         payload.clear();
-                        conn.wbuf.extend_from_slice(chunked::LAST_CHUNK);
+                        end_body(raw_until_close, &mut conn.wbuf);
                         break Ok(true);
                     }
                     Err(f) => {
@@ -178,8 +188,8 @@ pub async fn relay(
                     event.extend_from_slice(
                         b",\"type\":\"upstream_error\",\"param\":null,\"code\":\"stream_interrupted\"}}\n\n",
                     );
-                    chunked::write_chunk(&event, &mut conn.wbuf);
-                    conn.wbuf.extend_from_slice(chunked::LAST_CHUNK);
+                    frame(&event, raw_until_close, &mut conn.wbuf);
+                    end_body(raw_until_close, &mut conn.wbuf);
                     out.client_keep_alive = conn.flush().await && keep_alive;
                 }
                 Err(_) => {
@@ -191,6 +201,22 @@ pub async fn relay(
         }
     }
     out
+}
+
+/// Appends `payload` as one chunk, or as is for a caller that gets the raw body.
+fn frame(payload: &[u8], raw: bool, out: &mut BytesMut) {
+    if raw {
+        out.extend_from_slice(payload);
+    } else {
+        chunked::write_chunk(payload, out);
+    }
+}
+
+/// Appends the end of a chunked body (nothing for a raw body: closing the connection ends it).
+fn end_body(raw: bool, out: &mut BytesMut) {
+    if !raw {
+        out.extend_from_slice(chunked::LAST_CHUNK);
+    }
 }
 
 /// Length of the prefix of `data` made of complete server-sent events (ending in a blank line).

@@ -110,7 +110,9 @@ pub async fn error_with_meta(
         write::header(&mut conn.wbuf, b"connection", b"close");
     }
     conn.wbuf.extend_from_slice(b"\r\n");
-    conn.wbuf.extend_from_slice(&body);
+    if conn.body_allowed() {
+        conn.wbuf.extend_from_slice(&body);
+    }
     body.clear();
     conn.scratch = body;
     conn.flush().await

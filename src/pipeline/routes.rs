@@ -56,7 +56,8 @@ pub fn classify(method: Option<Method>, path: &[u8]) -> Route {
         }
     };
     let get = |r: Route| {
-        if method == Some(Method::Get) {
+        // HEAD is GET without the body (the responders leave it out).
+        if matches!(method, Some(Method::Get) | Some(Method::Head)) {
             r
         } else {
             Route::MethodNotAllowed

@@ -17,6 +17,8 @@ use crate::metrics::{RequestRecord, RouteLabel};
 
 /// Read buffer size per connection (grows for large bodies).
 const READ_CHUNK: usize = 16 * 1024;
+/// Most bytes reserved ahead of arrival for a declared body.
+const PREALLOC_LIMIT: usize = 1024 * 1024;
 
 /// A caller connection with its reusable buffers.
 pub struct ClientConn {
@@ -51,6 +53,11 @@ impl ClientConn {
             scratch: BytesMut::new(),
             head: RequestHead::new(),
         }
+    }
+
+    /// Whether the response to the current request may carry a body (not for HEAD).
+    pub fn body_allowed(&self) -> bool {
+        self.head.method != Some(crate::http::request::Method::Head)
     }
 
     /// Writes `wbuf` to the caller and clears it; false if the caller is gone.
@@ -223,10 +230,15 @@ async fn read_request(shard: &Shard, conn: &mut ClientConn) -> Result<Bytes, Rea
                     return Err(ReadStop::Abort);
                 }
             }
-            if conn.rbuf.len() < total {
-                conn.rbuf.reserve(total - conn.rbuf.len());
-            }
             while conn.rbuf.len() < total {
+                // Grow with what arrives (doubling, from up to 1 MiB at once) rather than
+                // trusting the declared length: heads alone must not reserve gigabytes.
+                let missing = total - conn.rbuf.len();
+                let spare = conn.rbuf.capacity() - conn.rbuf.len();
+                if spare < missing.min(READ_CHUNK) {
+                    conn.rbuf
+                        .reserve(missing.min(conn.rbuf.capacity().max(PREALLOC_LIMIT)));
+                }
                 read_body_bytes(conn, body_deadline).await?;
             }
             let message = conn.rbuf.split_to(total).freeze();

@@ -226,6 +226,24 @@ impl Client {
         self.buf.is_empty() && self.fill() == 0
     }
 
+    /// Reads the head of a response to HEAD (no body follows, whatever Content-Length says).
+    pub fn read_head_only(&mut self) -> (u16, String) {
+        let head_end = loop {
+            if let Some(i) = find(&self.buf, b"\r\n\r\n") {
+                break i + 4;
+            }
+            assert!(self.fill() > 0, "closed before a response head");
+        };
+        let head = String::from_utf8_lossy(&self.buf[..head_end]).into_owned();
+        self.buf.drain(..head_end);
+        let status = head
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        (status, head)
+    }
+
     /// Reads one response (Content-Length, chunked, or until close).
     pub fn read_response(&mut self) -> Response {
         self.try_read_response()
