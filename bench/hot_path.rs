@@ -113,7 +113,7 @@ fn metrics(c: &mut Criterion) {
     let mut m = ShardMetrics::new();
     let record = RequestRecord {
         route: RouteLabel::ChatCompletions,
-        provider: Some(0),
+        provider: Some("openai"),
         model: Some("gpt-4o-mini"),
         status: 200,
         total: Duration::from_micros(130),

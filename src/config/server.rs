@@ -58,13 +58,22 @@ impl ServerConfig {
         let mut errors = Errors::default();
         let e = &mut errors;
         check_range(e, "server.shards", self.shards as u64, 0, MAX_SHARDS as u64);
-        for (name, value) in [
-            ("max_request_bytes", self.max_request_bytes),
-            ("max_header_bytes", self.max_header_bytes),
-            ("max_headers", self.max_headers),
-        ] {
-            check_range(e, &format!("server.{name}"), value as u64, 1, u64::MAX);
-        }
+        check_range(
+            e,
+            "server.max_request_bytes",
+            self.max_request_bytes as u64,
+            1,
+            u64::MAX,
+        );
+        // Heads are indexed with 32-bit offsets and parsed into a fixed header table.
+        check_range(
+            e,
+            "server.max_header_bytes",
+            self.max_header_bytes as u64,
+            1,
+            1 << 20,
+        );
+        check_range(e, "server.max_headers", self.max_headers as u64, 1, 256);
         for (name, value) in [
             ("header_read_timeout_ms", self.header_read_timeout_ms),
             ("body_read_timeout_ms", self.body_read_timeout_ms),
