@@ -83,12 +83,22 @@ fn server_errors() {
     one_error(
         "[server]\nmax_header_bytes = 0\n",
         "server.max_header_bytes",
-        "must be at least 1",
+        "must be between 1 and 1048576, found 0",
+    );
+    one_error(
+        "[server]\nmax_header_bytes = 1048577\n",
+        "server.max_header_bytes",
+        "must be between 1 and 1048576",
     );
     one_error(
         "[server]\nmax_headers = 0\n",
         "server.max_headers",
-        "must be at least 1",
+        "must be between 1 and 256, found 0",
+    );
+    one_error(
+        "[server]\nmax_headers = 257\n",
+        "server.max_headers",
+        "must be between 1 and 256",
     );
     for t in [
         "header_read_timeout_ms",
