@@ -121,8 +121,9 @@ fn check_reports_every_error_with_its_location() {
 
 #[test]
 fn sigterm_drains_in_flight_requests() {
-    // Every response takes 400 ms at the provider; SIGTERM arrives while they are in flight.
-    let mock = mock(&["--latency-ms", "400"]);
+    // Every response takes 1.5 s at the provider; SIGTERM arrives while they are in flight (the
+    // generous margins keep a loaded CI machine from sending the signal before they arrive).
+    let mock = mock(&["--latency-ms", "1500"]);
     let gw = gateway(&mock_config(
         mock.addr,
         "shards = 2\ndrain_timeout_ms = 5000",
@@ -146,7 +147,7 @@ fn sigterm_drains_in_flight_requests() {
             )
         }));
     }
-    std::thread::sleep(Duration::from_millis(150));
+    std::thread::sleep(Duration::from_millis(600));
     gw.signal("TERM");
     let mut gw = gw;
     for w in workers {
