@@ -48,8 +48,7 @@ fn epoll_fallback_can_be_forced() {
         one_shot(gw.addr, "POST", "/v1/chat/completions", CHAT).status,
         200
     );
-    let out = gw.output().join("\n");
-    assert!(out.contains("epoll"), "{out}");
+    gw.wait_for_output("epoll");
 }
 
 #[test]
@@ -309,11 +308,7 @@ fn sighup_reloads_without_dropping_connections() {
     write(&path, "key-b", "model-b", "pin_cores = true");
     gw.signal("HUP");
     // Nothing in flight while the shard installs it, so the pooled connection is carried over.
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while !gw.output().join("\n").contains("configuration reloaded") {
-        assert!(std::time::Instant::now() < deadline, "{:?}", gw.output());
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    gw.wait_for_output("configuration reloaded");
     let r = c.post_json("/v1/chat/completions", fast);
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.header("x-shardgate-model"), Some("model-b"));
@@ -326,17 +321,12 @@ fn sighup_reloads_without_dropping_connections() {
     // Same provider origin: the pooled upstream connection was carried over (only the two
     // inspection requests added connections).
     assert_eq!(connections_after, connections_before + 1);
-    let out = gw.output().join("\n");
-    assert!(out.contains("server.pin_cores stays"), "{out}");
+    gw.wait_for_output("server.pin_cores stays");
 
     // An invalid file is refused; the running configuration stays.
     std::fs::write(&path, "[server]\nshards = \"many\"\n").unwrap();
     gw.signal("HUP");
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while !gw.output().join("\n").contains("reload refused") {
-        assert!(std::time::Instant::now() < deadline, "{:?}", gw.output());
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    gw.wait_for_output("reload refused");
     let r = c.post_json("/v1/chat/completions", fast);
     assert_eq!(r.header("x-shardgate-model"), Some("model-b"));
 }

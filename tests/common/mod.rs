@@ -82,6 +82,22 @@ impl Proc {
         self.log.lock().unwrap().clone()
     }
 
+    /// Waits (bounded) until the output contains `needle`; logs arrive through a writer thread.
+    pub fn wait_for_output(&self, needle: &str) -> String {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let out = self.output().join("\n");
+            if out.contains(needle) {
+                return out;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no {needle:?} in: {out}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Sends a signal.
     pub fn signal(&self, sig: &str) {
         let status = Command::new("kill")
