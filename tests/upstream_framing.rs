@@ -17,10 +17,27 @@ struct Reply {
     close_after: bool,
 }
 
+/// A reply in two parts with a pause between them (0 ms and empty for most scripts).
+struct Delayed {
+    tail: Vec<u8>,
+    pause_ms: u64,
+}
+
 /// Serves each connection: reads a request (head + Content-Length body), answers with
 /// `script(connection_index, request_index_on_connection)`. Returns the address and the
 /// number of connections accepted.
 fn scripted(script: fn(usize, usize) -> Reply) -> (SocketAddr, Arc<AtomicUsize>) {
+    scripted_with_tail(script, || Delayed {
+        tail: Vec::new(),
+        pause_ms: 0,
+    })
+}
+
+/// Like `scripted`, then sends `tail()` after its pause on the same connection.
+fn scripted_with_tail(
+    script: fn(usize, usize) -> Reply,
+    tail: fn() -> Delayed,
+) -> (SocketAddr, Arc<AtomicUsize>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let accepted = Arc::new(AtomicUsize::new(0));
@@ -29,13 +46,18 @@ fn scripted(script: fn(usize, usize) -> Reply) -> (SocketAddr, Arc<AtomicUsize>)
         for stream in listener.incoming() {
             let Ok(stream) = stream else { return };
             let index = counter.fetch_add(1, Ordering::SeqCst);
-            std::thread::spawn(move || serve(stream, index, script));
+            std::thread::spawn(move || serve(stream, index, script, tail));
         }
     });
     (addr, accepted)
 }
 
-fn serve(mut stream: TcpStream, conn: usize, script: fn(usize, usize) -> Reply) {
+fn serve(
+    mut stream: TcpStream,
+    conn: usize,
+    script: fn(usize, usize) -> Reply,
+    tail: fn() -> Delayed,
+) {
     let mut buf = Vec::new();
     let mut tmp = [0u8; 65536];
     for req in 0.. {
@@ -61,7 +83,17 @@ fn serve(mut stream: TcpStream, conn: usize, script: fn(usize, usize) -> Reply) 
         }
         buf.drain(..head_end + len);
         let reply = script(conn, req);
-        if stream.write_all(&reply.bytes).is_err() || reply.close_after {
+        if stream.write_all(&reply.bytes).is_err() {
+            return;
+        }
+        let delayed = tail();
+        if !delayed.tail.is_empty() {
+            std::thread::sleep(std::time::Duration::from_millis(delayed.pause_ms));
+            if stream.write_all(&delayed.tail).is_err() {
+                return;
+            }
+        }
+        if reply.close_after {
             return;
         }
     }
@@ -172,4 +204,48 @@ fn garbage_from_the_provider_is_502() {
     let r = one_shot(gw.addr, "POST", "/v1/chat/completions", CHAT);
     assert_eq!(r.status, 502);
     assert_eq!(r.json()["error"]["code"], "upstream_protocol_error");
+}
+
+#[test]
+fn an_event_that_never_ends_is_forwarded_past_the_hold_back_limit() {
+    // 3 MiB of one unterminated event, then a pause, then its end: the gateway may hold back at
+    // most 1 MiB of a partial event, so most of it must reach the caller during the pause.
+    let (up, _) = scripted_with_tail(
+        |_, _| {
+            let mut bytes = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n".to_vec();
+            let data = format!("data: {}", "y".repeat(3 << 20));
+            bytes.extend_from_slice(format!("{:x}\r\n", data.len()).as_bytes());
+            bytes.extend_from_slice(data.as_bytes());
+            bytes.extend_from_slice(b"\r\n");
+            Reply {
+                bytes,
+                close_after: true,
+            }
+        },
+        || Delayed {
+            tail: b"4\r\n\n\n\n\n\r\n0\r\n\r\n".to_vec(),
+            pause_ms: 1500,
+        },
+    );
+    let gw = gateway(&config(up));
+    let mut c = Client::connect(gw.addr);
+    c.send_raw(&build_request(
+        "POST",
+        "/v1/chat/completions",
+        &[],
+        CHAT.as_bytes(),
+    ));
+    let start = std::time::Instant::now();
+    let mut got = 0usize;
+    let mut buf = vec![0u8; 1 << 16];
+    use std::io::Read;
+    while got < (2 << 20) {
+        let n = c.stream.read(&mut buf).unwrap();
+        assert!(n > 0);
+        got += n;
+    }
+    assert!(
+        start.elapsed() < std::time::Duration::from_millis(1400),
+        "2 MiB of the event should arrive before the provider ends it"
+    );
 }

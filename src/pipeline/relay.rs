@@ -17,6 +17,9 @@ use crate::providers::Provider;
 use crate::server::conn::ClientConn;
 use crate::upstream::exchange::{UpstreamConn, UpstreamFailure};
 
+/// Largest partial server-sent event held back waiting for its end.
+const MAX_HELD_EVENT: usize = 1024 * 1024;
+
 /// How a relay ended.
 #[derive(Debug, Clone, Copy)]
 pub struct RelayOutcome {
@@ -138,7 +141,9 @@ pub async fn relay(
                     up.rbuf.clear();
                     false
                 };
-                let ready = if sse && !done {
+                // Hold back a partial event, but never more than MAX_HELD_EVENT: a provider that
+                // never ends its events must not grow this buffer without bound.
+                let ready = if sse && !done && payload.len() <= MAX_HELD_EVENT {
                     complete_events_len(&payload)
                 } else {
                     payload.len()

@@ -55,6 +55,21 @@ impl ClientConn {
         }
     }
 
+    /// Gives back buffers that one large request grew, so an idle keep-alive connection does not
+    /// hold megabytes (the common small request never triggers it).
+    fn shrink_after_large_request(&mut self) {
+        const KEEP: usize = 1024 * 1024;
+        if self.rbuf.capacity() > KEEP && self.rbuf.is_empty() {
+            self.rbuf = BytesMut::with_capacity(READ_CHUNK);
+        }
+        if self.wbuf.capacity() > KEEP {
+            self.wbuf = BytesMut::with_capacity(READ_CHUNK);
+        }
+        if self.scratch.capacity() > KEEP {
+            self.scratch = BytesMut::new();
+        }
+    }
+
     /// Whether the response to the current request may carry a body (not for HEAD).
     pub fn body_allowed(&self) -> bool {
         self.head.method != Some(crate::http::request::Method::Head)
@@ -124,6 +139,7 @@ pub async fn serve(shard: Rc<Shard>, stream: TcpStream) {
                 let keep = crate::pipeline::handle(&shard, &mut conn, body, received).await;
                 // Let the head's bytes go so the read buffer can be reclaimed without allocating.
                 conn.head.attach(Bytes::new());
+                conn.shrink_after_large_request();
                 if !keep || shard.draining() {
                     break;
                 }
