@@ -8,6 +8,8 @@ use std::borrow::Cow;
 
 use bytes::BytesMut;
 
+use crate::json_scan::write_json_string;
+
 /// Who caused an error: decides logging level and whether a retry or fallback may help.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorSource {
@@ -205,42 +207,6 @@ impl std::error::Error for GatewayError {}
 pub enum ApiFormat {
     /// OpenAI chat/completions/embeddings/responses.
     OpenAi,
-}
-
-/// Appends `s` as a JSON string literal (quoted and escaped) to `out`.
-pub fn write_json_string(s: &str, out: &mut BytesMut) {
-    out.extend_from_slice(b"\"");
-    let bytes = s.as_bytes();
-    let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        let escape: Option<&[u8]> = match b {
-            b'"' => Some(b"\\\""),
-            b'\\' => Some(b"\\\\"),
-            b'\n' => Some(b"\\n"),
-            b'\r' => Some(b"\\r"),
-            b'\t' => Some(b"\\t"),
-            0..=0x1f => None,
-            _ => continue,
-        };
-        out.extend_from_slice(&bytes[start..i]);
-        match escape {
-            Some(e) => out.extend_from_slice(e),
-            None => {
-                const HEX: &[u8; 16] = b"0123456789abcdef";
-                out.extend_from_slice(&[
-                    b'\\',
-                    b'u',
-                    b'0',
-                    b'0',
-                    HEX[(b >> 4) as usize],
-                    HEX[(b & 0xf) as usize],
-                ]);
-            }
-        }
-        start = i + 1;
-    }
-    out.extend_from_slice(&bytes[start..]);
-    out.extend_from_slice(b"\"");
 }
 
 #[cfg(test)]

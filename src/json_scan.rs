@@ -889,8 +889,9 @@ pub fn splice_string(body: &[u8], span: Range<usize>, replacement: &str, out: &m
     out.extend_from_slice(tail);
 }
 
-/// Writes `s` as a JSON string literal, copying runs of bytes that need no escaping in one go.
-fn write_json_string(s: &str, out: &mut BytesMut) {
+/// Appends `s` as a JSON string literal (quoted and escaped), copying runs of bytes that need no
+/// escaping in one go. The gateway's one JSON string writer (error bodies, the models list, ...).
+pub fn write_json_string(s: &str, out: &mut BytesMut) {
     let bytes = s.as_bytes();
     out.extend_from_slice(b"\"");
     let mut run = 0;

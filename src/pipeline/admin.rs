@@ -2,7 +2,8 @@
 
 use bytes::BytesMut;
 
-use crate::error::{write_json_string, ErrorKind, GatewayError};
+use crate::error::{ErrorKind, GatewayError};
+use crate::json_scan::write_json_string;
 use crate::server::conn::ClientConn;
 use crate::server::control::Control;
 use crate::server::shard::Shard;

@@ -186,7 +186,7 @@ pub async fn relay(
                     // End the stream well-formed, with an error event the SDK surfaces.
                     let mut event = BytesMut::new();
                     event.extend_from_slice(b"data: {\"error\":{\"message\":");
-                    crate::error::write_json_string(
+                    crate::json_scan::write_json_string(
                         &format!("provider '{}' failed mid-stream: {reason}", provider.name),
                         &mut event,
                     );

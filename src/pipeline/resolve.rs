@@ -12,7 +12,8 @@ use bytes::{Bytes, BytesMut};
 use rustc_hash::FxHashMap as HashMap;
 
 use crate::config::Config;
-use crate::error::{write_json_string, ErrorKind, GatewayError};
+use crate::error::{ErrorKind, GatewayError};
+use crate::json_scan::write_json_string;
 use crate::providers::Provider;
 
 /// Where a request goes.
