@@ -87,16 +87,11 @@ impl ModelIndex {
         rng: &mut fastrand::Rng,
     ) -> Result<Target<'a>, GatewayError> {
         if let Some(targets) = self.aliases.get(name) {
-            let total: u64 = targets.iter().map(|t| u64::from(t.weight)).sum();
-            let mut ticket = if total > 0 { rng.u64(0..total) } else { 0 };
-            for t in targets {
-                if ticket < u64::from(t.weight) {
-                    return Ok(Target {
-                        provider: t.provider,
-                        model: &t.model,
-                    });
-                }
-                ticket -= u64::from(t.weight);
+            if let Some(t) = crate::providers::weighted_pick(targets.iter(), |t| t.weight, rng) {
+                return Ok(Target {
+                    provider: t.provider,
+                    model: &t.model,
+                });
             }
         }
         if let Some((prefix, rest)) = name.split_once('/') {

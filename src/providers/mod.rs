@@ -13,6 +13,29 @@ use bytes::{Bytes, BytesMut};
 
 use crate::config::{ProviderConfig, ProviderKind};
 
+/// Picks one of `items` with probability proportional to `weight`, in two passes over the
+/// iterator and without allocating; `None` when there is none or every weight is 0. Used for
+/// keys and alias targets.
+pub fn weighted_pick<T>(
+    items: impl Iterator<Item = T> + Clone,
+    weight: impl Fn(&T) -> u32,
+    rng: &mut fastrand::Rng,
+) -> Option<T> {
+    let total: u64 = items.clone().map(|t| u64::from(weight(&t))).sum();
+    if total == 0 {
+        return None;
+    }
+    let mut ticket = rng.u64(0..total);
+    for item in items {
+        let w = u64::from(weight(&item));
+        if ticket < w {
+            return Some(item);
+        }
+        ticket -= w;
+    }
+    None
+}
+
 /// The OpenAI-format operations the gateway proxies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Endpoint {
@@ -174,24 +197,11 @@ impl Provider {
         if self.keys.is_empty() {
             return Some(&NO_KEY);
         }
-        let total: u64 = self
-            .keys
-            .iter()
-            .filter(|k| k.allows(model))
-            .map(|k| u64::from(k.weight))
-            .sum();
-        if total == 0 {
-            return None;
-        }
-        let mut ticket = rng.u64(0..total);
-        for key in self.keys.iter().filter(|k| k.allows(model)) {
-            let w = u64::from(key.weight);
-            if ticket < w {
-                return Some(key);
-            }
-            ticket -= w;
-        }
-        None
+        weighted_pick(
+            self.keys.iter().filter(|k| k.allows(model)),
+            |k| k.weight,
+            rng,
+        )
     }
 }
 
