@@ -23,6 +23,8 @@ fn chat_non_streaming_is_forwarded_with_provider_key_and_stripped_model() {
             ("x-api-key", "caller-secret-2"),
             ("openai-beta", "assistants=v2"),
             ("x-request-id", "req-abc-123"),
+            ("connection", "keep-alive, x-hop-only"),
+            ("x-hop-only", "1"),
         ],
         CHAT.as_bytes(),
     );

@@ -107,7 +107,7 @@ fn config(upstream: SocketAddr) -> String {
 fn close_delimited_body_is_relayed_chunked() {
     let (up, _) = scripted(|_, _| {
         Reply {
-        bytes: b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n{\"until\":\"close\"}".to_vec(),
+        bytes: b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nconnection: close, x-private\r\nx-private: 1\r\n\r\n{\"until\":\"close\"}".to_vec(),
         close_after: true,
     }
     });
@@ -117,6 +117,11 @@ fn close_delimited_body_is_relayed_chunked() {
     assert_eq!(r.status, 200);
     assert!(r.chunked);
     assert_eq!(r.json()["until"], "close");
+    assert_eq!(
+        r.header("x-private"),
+        None,
+        "named in Connection: hop-by-hop"
+    );
     // The caller's connection is not affected by the provider closing its own.
     let r = c.post_json("/v1/chat/completions", CHAT);
     assert_eq!(r.json()["until"], "close");

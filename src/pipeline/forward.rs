@@ -87,8 +87,11 @@ pub async fn proxy(
     wbuf.extend_from_slice(&key.auth_line);
     // The body was validated as JSON, whatever label the caller put on it.
     write::header(wbuf, b"content-type", b"application/json");
+    // Headers the caller named in `Connection` are hop-by-hop too (RFC 9110 §7.6.1).
+    let connection = conn.head.header(b"connection");
     for (name, value) in conn.head.headers() {
-        if !is_hop_or_credential(name) {
+        let listed = connection.is_some_and(|c| crate::http::has_token(c, name));
+        if !listed && !is_hop_or_credential(name) {
             write::header(wbuf, name, value);
         }
     }

@@ -59,10 +59,14 @@ pub async fn relay(
 
     conn.wbuf.clear();
     write::status_line(&mut conn.wbuf, status);
+    // Headers the provider named in `Connection` are hop-by-hop too (RFC 9110 §7.6.1).
+    let connection = up.head.header(b"connection");
     for (name, value) in up.head.headers() {
         if name.eq_ignore_ascii_case(b"x-request-id") {
             write::header(&mut conn.wbuf, b"x-upstream-request-id", value);
-        } else if !is_hop_header(name) {
+        } else if !is_hop_header(name)
+            && !connection.is_some_and(|c| crate::http::has_token(c, name))
+        {
             write::header(&mut conn.wbuf, name, value);
         }
     }
