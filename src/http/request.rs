@@ -68,7 +68,6 @@ pub struct HeadLimits {
 #[derive(Debug, Default)]
 pub struct RequestHead {
     buf: Bytes,
-    method_span: Span,
     path: Span,
     headers: Vec<(Span, Span)>,
     /// `1` for HTTP/1.1, `0` for HTTP/1.0.
@@ -132,7 +131,6 @@ impl RequestHead {
         }
         let method = req.method.unwrap_or_default();
         let path = req.path.unwrap_or_default();
-        self.method_span = Span::of(data, method.as_bytes());
         self.method = Some(Method::from_bytes(method.as_bytes()));
         self.path = Span::of(data, path.as_bytes());
         self.minor_version = req.version.unwrap_or(1);
@@ -229,11 +227,6 @@ impl RequestHead {
     /// Takes ownership of the head bytes that `parse` measured, so spans can be resolved later.
     pub fn attach(&mut self, head: Bytes) {
         self.buf = head;
-    }
-
-    /// The method token as sent.
-    pub fn method_bytes(&self) -> &[u8] {
-        self.method_span.slice(&self.buf)
     }
 
     /// The request target as sent (path and query).

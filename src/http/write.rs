@@ -65,28 +65,6 @@ pub fn header_u64(out: &mut BytesMut, name: &[u8], n: u64) {
     header(out, name, b.format(n).as_bytes());
 }
 
-/// Appends a complete response (head and body) with `Content-Length` framing.
-pub fn full_response(
-    out: &mut BytesMut,
-    code: u16,
-    content_type: &[u8],
-    extra_headers: &[(&[u8], &[u8])],
-    keep_alive: bool,
-    body: &[u8],
-) {
-    status_line(out, code);
-    header(out, b"content-type", content_type);
-    header_u64(out, b"content-length", body.len() as u64);
-    for (n, v) in extra_headers {
-        header(out, n, v);
-    }
-    if !keep_alive {
-        header(out, b"connection", b"close");
-    }
-    out.extend_from_slice(b"\r\n");
-    out.extend_from_slice(body);
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -94,17 +72,13 @@ mod tests {
     #[test]
     fn writes_a_parseable_response() {
         let mut out = BytesMut::new();
-        full_response(
-            &mut out,
-            404,
-            b"application/json",
-            &[(b"x-a", b"1")],
-            false,
-            b"{}",
-        );
+        status_line(&mut out, 404);
+        header(&mut out, b"content-type", b"application/json");
+        header_u64(&mut out, b"content-length", 2);
+        header(&mut out, b"x-a", b"1");
         assert_eq!(
             &out[..],
-            b"HTTP/1.1 404 Not Found\r\ncontent-type: application/json\r\ncontent-length: 2\r\nx-a: 1\r\nconnection: close\r\n\r\n{}"
+            b"HTTP/1.1 404 Not Found\r\ncontent-type: application/json\r\ncontent-length: 2\r\nx-a: 1\r\n"
         );
     }
 }

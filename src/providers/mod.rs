@@ -59,16 +59,6 @@ impl Endpoint {
             Endpoint::Responses => "/responses",
         }
     }
-
-    /// The metrics label of this endpoint.
-    pub fn label(self) -> &'static str {
-        match self {
-            Endpoint::ChatCompletions => "chat_completions",
-            Endpoint::Completions => "completions",
-            Endpoint::Embeddings => "embeddings",
-            Endpoint::Responses => "responses",
-        }
-    }
 }
 
 /// Which wire dialect a provider's requests are written in.

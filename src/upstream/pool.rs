@@ -98,9 +98,4 @@ impl UpstreamPool {
         *all = next;
         self.generation.set(new.generation);
     }
-
-    /// Number of idle connections held for provider `index`.
-    pub fn idle_count(&self, index: usize) -> usize {
-        self.per_provider.borrow().get(index).map_or(0, Vec::len)
-    }
 }
