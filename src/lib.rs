@@ -20,4 +20,5 @@ pub mod metrics;
 pub mod pipeline;
 pub mod providers;
 pub mod server;
+pub mod translate;
 pub mod upstream;
