@@ -59,7 +59,7 @@ pub fn read_keys(
         Some(Value::Array(items)) => items.is_empty(),
         Some(_) => false,
     };
-    if let Some(kind) = kind.filter(|k| declared_none && k.requires_key() && k.is_supported()) {
+    if let Some(kind) = kind.filter(|k| declared_none && k.requires_key()) {
         errors.push(
             f.at("keys"),
             format!(

@@ -8,7 +8,7 @@ use std::fmt;
 ///
 /// The first twelve variants speak the OpenAI wire format (possibly with small
 /// differences such as Azure's URL layout); the last five have native formats
-/// that need the translation layer, which this build does not have yet.
+/// that go through the translation layer (`src/translate/`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ProviderKind {
@@ -37,15 +37,15 @@ pub enum ProviderKind {
     /// Any other OpenAI-compatible server (`openai-compatible`); `base_url` is required.
     #[serde(rename = "openai-compatible")]
     OpenAiCompatible,
-    /// Anthropic (`anthropic`); not supported by this build yet.
+    /// Anthropic (`anthropic`).
     Anthropic,
-    /// Google Gemini API (`gemini`); not supported by this build yet.
+    /// Google Gemini API (`gemini`).
     Gemini,
-    /// AWS Bedrock (`bedrock`); not supported by this build yet.
+    /// AWS Bedrock (`bedrock`).
     Bedrock,
-    /// Google Vertex AI (`vertex`); not supported by this build yet.
+    /// Google Vertex AI (`vertex`).
     Vertex,
-    /// Cohere (`cohere`); not supported by this build yet.
+    /// Cohere (`cohere`).
     Cohere,
 }
 
@@ -114,7 +114,7 @@ impl ProviderKind {
             ProviderKind::Ollama => Some("http://127.0.0.1:11434/v1"),
             ProviderKind::Vllm => Some("http://127.0.0.1:8000/v1"),
             ProviderKind::Anthropic => Some("https://api.anthropic.com/v1"),
-            ProviderKind::Gemini => Some("https://generativelanguage.googleapis.com"),
+            ProviderKind::Gemini => Some("https://generativelanguage.googleapis.com/v1beta"),
             ProviderKind::Cohere => Some("https://api.cohere.com"),
             ProviderKind::Azure
             | ProviderKind::Vertex
@@ -136,9 +136,17 @@ impl ProviderKind {
         )
     }
 
-    /// True when this build can forward to this kind (OpenAI-format kinds only).
-    pub fn is_supported(&self) -> bool {
-        self.is_openai_format()
+    /// The default base URL of a regional kind: bedrock's runtime endpoint, or vertex's
+    /// regional endpoint (`global` has no region prefix).
+    pub fn regional_base_url(&self, region: &str) -> String {
+        match self {
+            ProviderKind::Bedrock => format!("https://bedrock-runtime.{region}.amazonaws.com"),
+            ProviderKind::Vertex if region == "global" => {
+                "https://aiplatform.googleapis.com/v1".to_string()
+            }
+            ProviderKind::Vertex => format!("https://{region}-aiplatform.googleapis.com/v1"),
+            _ => self.default_base_url().unwrap_or_default().to_string(),
+        }
     }
 
     /// True when a provider of this kind needs at least one API key
@@ -146,7 +154,10 @@ impl ProviderKind {
     pub fn requires_key(&self) -> bool {
         !matches!(
             self,
-            ProviderKind::Ollama | ProviderKind::Vllm | ProviderKind::OpenAiCompatible
+            ProviderKind::Ollama
+                | ProviderKind::Vllm
+                | ProviderKind::OpenAiCompatible
+                | ProviderKind::Vertex
         )
     }
 

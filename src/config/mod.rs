@@ -95,6 +95,14 @@ pub struct ProviderConfig {
     /// PEM file of CA certificates trusted for this provider besides the built-in webpki roots;
     /// default none.
     pub tls_ca_file: Option<String>,
+    /// Cloud region: the AWS region for bedrock (SigV4 and the default URL), the location for
+    /// vertex (`us-central1`, `global`); required for those two, refused for other kinds.
+    pub region: Option<String>,
+    /// Google Cloud project id (vertex only, required there).
+    pub project: Option<String>,
+    /// Path of a service-account JSON key (vertex only); the gateway exchanges it for OAuth
+    /// tokens off the request path. Without it, vertex `keys` are used as access tokens.
+    pub credentials_file: Option<String>,
 }
 
 /// One API key of a provider.

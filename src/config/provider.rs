@@ -38,6 +38,9 @@ impl ProviderConfig {
                 .then(|| DEFAULT_AZURE_API_VERSION.to_string()),
             headers: Vec::new(),
             tls_ca_file: None,
+            region: None,
+            project: None,
+            credentials_file: None,
         }
     }
 }
@@ -56,6 +59,9 @@ const FIELDS: &[&str] = &[
     "api_version",
     "headers",
     "tls_ca_file",
+    "region",
+    "project",
+    "credentials_file",
 ];
 
 /// True for a valid provider name: `[a-z0-9_-]+`.
@@ -97,9 +103,11 @@ pub fn read_provider(
         _ => {}
     }
     let kind = read_kind(&f, name.as_deref(), errors);
-    let base_url = read_base_url(&f, kind, errors);
+    let cloud = read_cloud(&f, kind, errors);
+    let base_url = read_base_url(&f, kind, cloud.region.as_deref(), errors);
     let keys = read_keys(&f, kind, errors);
     let api_version = read_api_version(&f, kind, errors);
+    check_cloud_keys(&f, kind, &keys, cloud.credentials_file.is_some(), errors);
     let headers = read_headers(&f, errors);
     let models = f.str_list("models", errors);
     let tls_ca_file = read_tls_ca_file(&f, errors);
@@ -128,6 +136,9 @@ pub fn read_provider(
                 api_version,
                 headers,
                 tls_ca_file,
+                region: cloud.region,
+                project: cloud.project,
+                credentials_file: cloud.credentials_file,
             })
         }
         _ => None,
@@ -141,7 +152,7 @@ fn read_kind(f: &Fields<'_>, name: Option<&str>, errors: &mut Errors) -> Option<
         Some(k) => k,
         None if f.get("kind").is_some() => return None,
         None => match name.and_then(ProviderKind::parse) {
-            Some(kind) => return check_supported(f, kind, errors),
+            Some(kind) => return Some(kind),
             None => {
                 errors.push(
                     f.path.clone(),
@@ -152,7 +163,7 @@ fn read_kind(f: &Fields<'_>, name: Option<&str>, errors: &mut Errors) -> Option<
         },
     };
     match ProviderKind::parse(&kind) {
-        Some(k) => check_supported(f, k, errors),
+        Some(k) => Some(k),
         None => {
             let all: Vec<_> = ProviderKind::ALL.iter().map(|k| k.as_str()).collect();
             errors.push(
@@ -167,26 +178,93 @@ fn read_kind(f: &Fields<'_>, name: Option<&str>, errors: &mut Errors) -> Option<
     }
 }
 
-fn check_supported(
+/// Bedrock keys are `ACCESS_KEY_ID:SECRET_ACCESS_KEY[:SESSION_TOKEN]`; vertex needs
+/// `credentials_file` or keys (OAuth access tokens).
+fn check_cloud_keys(
     f: &Fields<'_>,
-    kind: ProviderKind,
+    kind: Option<ProviderKind>,
+    keys: &[super::KeyConfig],
+    has_credentials_file: bool,
     errors: &mut Errors,
-) -> Option<ProviderKind> {
-    if !kind.is_supported() {
-        errors.push(
-            f.at("kind"),
-            format!(
-                "provider kind '{kind}' is not supported by this build yet (OpenAI-format kinds only)"
-            ),
-        );
+) {
+    match kind {
+        Some(ProviderKind::Bedrock) => {
+            for (i, k) in keys.iter().enumerate() {
+                let parts: Vec<&str> = k.value.split(':').collect();
+                if !(2..=3).contains(&parts.len()) || parts.iter().any(|p| p.is_empty()) {
+                    errors.push(
+                        index_path(&f.at("keys"), i),
+                        "a bedrock key is \"ACCESS_KEY_ID:SECRET_ACCESS_KEY\" or \"ACCESS_KEY_ID:SECRET_ACCESS_KEY:SESSION_TOKEN\"",
+                    );
+                }
+            }
+        }
+        Some(ProviderKind::Vertex) if keys.is_empty() && !has_credentials_file => errors.push(
+            f.path.clone(),
+            "kind 'vertex' needs credentials_file (a service-account JSON key) or keys (OAuth access tokens)",
+        ),
+        _ => {}
     }
-    Some(kind)
 }
 
-/// `base_url`, or the kind's default.
+/// The cloud fields of bedrock and vertex.
+struct Cloud {
+    region: Option<String>,
+    project: Option<String>,
+    credentials_file: Option<String>,
+}
+
+/// `region`, `project` and `credentials_file`: each only where its kind uses it.
+fn read_cloud(f: &Fields<'_>, kind: Option<ProviderKind>, errors: &mut Errors) -> Cloud {
+    let cloud_kind = matches!(kind, Some(ProviderKind::Bedrock | ProviderKind::Vertex));
+    let is_vertex = kind == Some(ProviderKind::Vertex);
+    let region = f.str("region", errors);
+    let project = f.str("project", errors);
+    let credentials_file = f.str("credentials_file", errors);
+    if let Some(k) = kind {
+        if region.is_some() && !cloud_kind {
+            errors.push(f.at("region"), format!("applies only to kinds 'bedrock' and 'vertex', not '{k}'"));
+        }
+        if project.is_some() && !is_vertex {
+            errors.push(f.at("project"), "applies only to kind 'vertex'");
+        }
+        if credentials_file.is_some() && !is_vertex {
+            errors.push(f.at("credentials_file"), "applies only to kind 'vertex'");
+        }
+        if cloud_kind && region.is_none() && f.get("region").is_none() {
+            errors.push(f.path.clone(), format!("missing required field 'region' (kind '{k}' needs it, like \"us-east-1\" or \"us-central1\")"));
+        }
+        if is_vertex && project.is_none() && f.get("project").is_none() {
+            errors.push(f.path.clone(), "missing required field 'project' (the Google Cloud project id)");
+        }
+    }
+    if let Some(r) = &region {
+        if r.is_empty() || !r.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
+            errors.push(f.at("region"), format!("{r:?} is not a valid region (lower-case letters, digits and '-')"));
+        }
+    }
+    if let Some(p) = &project {
+        if p.is_empty() || !p.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b':' | b'_')) {
+            errors.push(f.at("project"), format!("{p:?} is not a valid project id"));
+        }
+    }
+    if let Some(path) = &credentials_file {
+        if let Err(e) = std::fs::read(path) {
+            errors.push(f.at("credentials_file"), format!("cannot read {path}: {e}"));
+        }
+    }
+    Cloud {
+        region,
+        project,
+        credentials_file,
+    }
+}
+
+/// `base_url`, or the kind's default (derived from the region for bedrock and vertex).
 fn read_base_url(
     f: &Fields<'_>,
     kind: Option<ProviderKind>,
+    region: Option<&str>,
     errors: &mut Errors,
 ) -> Option<BaseUrl> {
     let text = match f.str("base_url", errors) {
@@ -196,15 +274,15 @@ fn read_base_url(
             let kind = kind?;
             match kind.default_base_url() {
                 Some(d) => d.to_string(),
+                None if matches!(kind, ProviderKind::Bedrock | ProviderKind::Vertex) => {
+                    // The region was reported missing already when it is.
+                    kind.regional_base_url(region?)
+                }
                 None => {
-                    if kind.is_supported() {
-                        errors.push(
-                            f.path.clone(),
-                            format!(
-                                "missing required field 'base_url' (kind '{kind}' has no default)"
-                            ),
-                        );
-                    }
+                    errors.push(
+                        f.path.clone(),
+                        format!("missing required field 'base_url' (kind '{kind}' has no default)"),
+                    );
                     return None;
                 }
             }

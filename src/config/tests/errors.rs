@@ -20,17 +20,35 @@ fn unsupported_sections() {
         "models[0].fallbacks",
         "fallbacks are not supported by this version yet",
     );
-    for kind in ["anthropic", "gemini", "bedrock", "vertex", "cohere"] {
-        one_error(
-            &format!("[[providers]]\nname = \"p\"\nkind = \"{kind}\"\napi_key = \"k\"\n"),
-            "providers[0].kind",
-            &format!("provider kind '{kind}' is not supported by this build yet (OpenAI-format kinds only)"),
-        );
-    }
     one_error(
-        "[[providers]]\nname = \"anthropic\"\napi_key = \"k\"\n",
-        "providers[0].kind",
-        "not supported by this build yet",
+        "[[providers]]\nname = \"b\"\nkind = \"bedrock\"\napi_key = \"AKID:SECRET\"\n",
+        "providers[0]",
+        "missing required field 'region'",
+    );
+    one_error(
+        "[[providers]]\nname = \"b\"\nkind = \"bedrock\"\nregion = \"us-east-1\"\napi_key = \"AKID\"\n",
+        "providers[0].keys[0]",
+        "a bedrock key is",
+    );
+    one_error(
+        "[[providers]]\nname = \"v\"\nkind = \"vertex\"\nregion = \"us-central1\"\nproject = \"p\"\n",
+        "providers[0]",
+        "kind 'vertex' needs credentials_file",
+    );
+    one_error(
+        "[[providers]]\nname = \"v\"\nkind = \"vertex\"\nregion = \"us-central1\"\napi_key = \"tok\"\n",
+        "providers[0]",
+        "missing required field 'project'",
+    );
+    one_error(
+        "[[providers]]\nname = \"openai\"\napi_key = \"k\"\nregion = \"us-east-1\"\n",
+        "providers[0].region",
+        "applies only to kinds 'bedrock' and 'vertex'",
+    );
+    one_error(
+        "[[providers]]\nname = \"anthropic\"\napi_key = \"k\"\nproject = \"x\"\n",
+        "providers[0].project",
+        "applies only to kind 'vertex'",
     );
 }
 
@@ -343,7 +361,7 @@ fn collects_all_errors() {
             "server.max_request_bytes",
             "providers[0].keys[0].value",
             "providers[0].keys[0].weight",
-            "providers[1].kind",
+            "providers[1].keys",
             "providers[1].name",
             "models[0].targets[0]",
         ],

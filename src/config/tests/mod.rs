@@ -350,32 +350,48 @@ fn embedded_default_with_fake_env() {
     assert_eq!(c.server, ServerConfig::default());
     assert!(c.models.is_empty());
     let names: Vec<_> = c.providers.iter().map(|p| p.name.as_str()).collect();
-    assert_eq!(names, ["openai", "groq"]);
+    assert_eq!(names, ["openai", "anthropic", "groq"]);
     assert_eq!(
         c.providers[0].base_url.to_string(),
         "http://127.0.0.1:9999/v1"
     );
     assert_eq!(c.providers[0].keys[0].value, "sk-o");
     assert_eq!(
-        c.providers[1].base_url.to_string(),
+        c.providers[2].base_url.to_string(),
         "https://api.groq.com/openai/v1"
     );
     assert_eq!(
         banner,
         [
             "registered provider 'openai' (openai, http://127.0.0.1:9999/v1) from OPENAI_API_KEY",
+            "registered provider 'anthropic' (anthropic, https://api.anthropic.com/v1) from ANTHROPIC_API_KEY",
             "registered provider 'groq' (groq, https://api.groq.com/openai/v1) from GROQ_API_KEY",
             "skipped provider 'xai': XAI_API_KEY must not contain whitespace or control characters (check the variable it comes from)",
-            "found ANTHROPIC_API_KEY, but provider kind 'anthropic' is not supported by this build yet (OpenAI-format kinds only); not registered",
-            "found AWS_ACCESS_KEY_ID, but provider kind 'bedrock' is not supported by this build yet (OpenAI-format kinds only); not registered",
+            "AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not; bedrock not registered",
         ]
     );
+
+    let (c, banner) = Config::embedded_default(&|n| match n {
+        "AWS_ACCESS_KEY_ID" => Some("AKID".into()),
+        "AWS_SECRET_ACCESS_KEY" => Some("secret".into()),
+        "AWS_REGION" => Some("eu-west-1".into()),
+        "GEMINI_API_KEY" => Some("g".into()),
+        _ => None,
+    });
+    let names: Vec<_> = c.providers.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["gemini", "bedrock"], "{banner:?}");
+    assert_eq!(
+        c.providers[1].base_url.to_string(),
+        "https://bedrock-runtime.eu-west-1.amazonaws.com"
+    );
+    assert_eq!(c.providers[1].keys[0].value, "AKID:secret");
+    assert_eq!(c.providers[1].region.as_deref(), Some("eu-west-1"));
 
     let (c, banner) = Config::embedded_default(&|_| None);
     assert!(c.providers.is_empty());
     assert_eq!(banner.len(), 1);
     assert!(
-        banner[0].starts_with("no provider registered: set one of OPENAI_API_KEY, GROQ_API_KEY"),
+        banner[0].starts_with("no provider registered: set one of OPENAI_API_KEY, ANTHROPIC_API_KEY"),
         "{banner:?}"
     );
     assert!(banner[0].contains("--config FILE"));
