@@ -184,7 +184,56 @@ impl GatewayError {
                 out.extend_from_slice(self.kind.code().as_bytes());
                 out.extend_from_slice(b"\"}}");
             }
+            ApiFormat::Anthropic => {
+                out.extend_from_slice(b"{\"type\":\"error\",\"error\":{\"type\":\"");
+                out.extend_from_slice(anthropic_type(self.status()).as_bytes());
+                out.extend_from_slice(b"\",\"message\":");
+                write_json_string(&self.message, out);
+                out.extend_from_slice(b"}}");
+            }
+            ApiFormat::Gemini => {
+                out.extend_from_slice(b"{\"error\":{\"code\":");
+                out.extend_from_slice(itoa::Buffer::new().format(self.status()).as_bytes());
+                out.extend_from_slice(b",\"message\":");
+                write_json_string(&self.message, out);
+                out.extend_from_slice(b",\"status\":\"");
+                out.extend_from_slice(google_status(self.status()).as_bytes());
+                out.extend_from_slice(b"\"}}");
+            }
         }
+    }
+}
+
+/// Anthropic's `error.type` for a status.
+pub fn anthropic_type(status: u16) -> &'static str {
+    match status {
+        401 => "authentication_error",
+        402 => "billing_error",
+        403 => "permission_error",
+        404 => "not_found_error",
+        413 => "request_too_large",
+        429 => "rate_limit_error",
+        503 | 529 => "overloaded_error",
+        504 => "timeout_error",
+        400..=499 => "invalid_request_error",
+        _ => "api_error",
+    }
+}
+
+/// Google's canonical status name for an HTTP status.
+pub fn google_status(status: u16) -> &'static str {
+    match status {
+        400 | 405 | 413 | 431 => "INVALID_ARGUMENT",
+        401 => "UNAUTHENTICATED",
+        402 | 429 => "RESOURCE_EXHAUSTED",
+        403 => "PERMISSION_DENIED",
+        404 => "NOT_FOUND",
+        408 | 504 => "DEADLINE_EXCEEDED",
+        409 => "ABORTED",
+        501 => "UNIMPLEMENTED",
+        503 => "UNAVAILABLE",
+        400..=499 => "FAILED_PRECONDITION",
+        _ => "INTERNAL",
     }
 }
 
@@ -207,6 +256,10 @@ impl std::error::Error for GatewayError {}
 pub enum ApiFormat {
     /// OpenAI chat/completions/embeddings/responses.
     OpenAi,
+    /// Anthropic Messages.
+    Anthropic,
+    /// Gemini generateContent.
+    Gemini,
 }
 
 #[cfg(test)]
@@ -224,6 +277,22 @@ mod tests {
         assert_eq!(v["error"]["code"], "model_not_found");
         assert_eq!(err.status(), 404);
         assert!(!err.retryable);
+    }
+
+    #[test]
+    fn anthropic_and_gemini_error_bodies() {
+        let err = GatewayError::new(ErrorKind::UnknownModel, "no \"m\"");
+        let mut out = BytesMut::new();
+        err.write_body(ApiFormat::Anthropic, &mut out);
+        let v: serde_json::Value = serde_json::from_slice(&out).expect("valid json");
+        assert_eq!(v["type"], "error");
+        assert_eq!(v["error"]["type"], "not_found_error");
+        assert_eq!(v["error"]["message"], "no \"m\"");
+        out.clear();
+        err.write_body(ApiFormat::Gemini, &mut out);
+        let v: serde_json::Value = serde_json::from_slice(&out).expect("valid json");
+        assert_eq!(v["error"]["code"], 404);
+        assert_eq!(v["error"]["status"], "NOT_FOUND");
     }
 
     #[test]

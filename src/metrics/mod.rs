@@ -27,6 +27,12 @@ pub enum RouteLabel {
     Embeddings,
     /// `/v1/responses`
     Responses,
+    /// `/anthropic/v1/messages`
+    Messages,
+    /// `/anthropic/v1/messages/count_tokens`
+    CountTokens,
+    /// `/genai/.../models/{model}:generateContent` and `:streamGenerateContent`
+    GenerateContent,
     /// `/v1/models`
     Models,
     /// `/health`, `/ready`
@@ -47,6 +53,9 @@ impl RouteLabel {
             RouteLabel::Completions => "completions",
             RouteLabel::Embeddings => "embeddings",
             RouteLabel::Responses => "responses",
+            RouteLabel::Messages => "messages",
+            RouteLabel::CountTokens => "count_tokens",
+            RouteLabel::GenerateContent => "generate_content",
             RouteLabel::Models => "models",
             RouteLabel::Health => "health",
             RouteLabel::Metrics => "metrics",

@@ -8,6 +8,7 @@ pub mod relay;
 pub mod resolve;
 pub mod respond;
 pub mod routes;
+pub mod translated;
 
 use std::time::{Duration, Instant};
 
@@ -64,6 +65,8 @@ pub struct RequestCtx {
     pub received: Instant,
     /// The route's metrics label.
     pub route: RouteLabel,
+    /// The caller's API format: errors are written in it.
+    pub format: ApiFormat,
 }
 
 /// Serves one complete request; returns whether the connection may carry another.
@@ -75,9 +78,13 @@ pub async fn handle(shard: &Shard, conn: &mut ClientConn, body: Bytes, received:
         keep_alive: conn.head.keep_alive && !shard.draining(),
         received,
         route: route.label(),
+        format: match route {
+            Route::Proxy(inbound) => inbound.format(),
+            _ => ApiFormat::OpenAi,
+        },
     };
     match route {
-        Route::Proxy(endpoint) => forward::proxy(shard, conn, body, endpoint, &mut ctx).await,
+        Route::Proxy(inbound) => forward::proxy(shard, conn, body, inbound, &mut ctx).await,
         Route::Models => {
             let body = shard.gateway().models_json.clone();
             finish_local(shard, conn, &ctx, 200, &body).await
@@ -172,7 +179,7 @@ pub(crate) async fn finish_error(
         shard,
         conn,
         err,
-        ApiFormat::OpenAi,
+        ctx.format,
         ctx.keep_alive,
         Some(ctx.id.as_bytes()),
     )

@@ -1,33 +1,41 @@
 //! Azure OpenAI: the model names a deployment in the URL, the key goes in `api-key`, and every
 //! request carries `api-version`.
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 
-use super::{Endpoint, Provider};
+use super::{write_path_segment, Operation, Provider, ProviderApi, WireFormat};
 
-/// The `api-key` header line for `key`.
-pub fn auth_line(key: &str) -> Bytes {
-    let mut out = BytesMut::new();
-    out.extend_from_slice(b"api-key: ");
-    out.extend_from_slice(key.as_bytes());
-    out.extend_from_slice(b"\r\n");
-    out.freeze()
+/// Azure's deployment URLs.
+pub struct Azure {
+    /// The `api-version` query value.
+    pub api_version: String,
 }
 
-/// Appends `{path_prefix}/openai/deployments/{model}{endpoint}?api-version={v}`; the deployment
-/// name is percent-encoded where it is not a plain URL path segment.
-pub fn write_target(p: &Provider, endpoint: Endpoint, model: &str, out: &mut BytesMut) {
-    out.extend_from_slice(p.path_prefix.as_bytes());
-    out.extend_from_slice(b"/openai/deployments/");
-    for &b in model.as_bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.extend_from_slice(&[b]);
-        } else {
-            const HEX: &[u8; 16] = b"0123456789ABCDEF";
-            out.extend_from_slice(&[b'%', HEX[(b >> 4) as usize], HEX[(b & 0xf) as usize]]);
-        }
+impl ProviderApi for Azure {
+    fn format(&self, _model: &str) -> WireFormat {
+        WireFormat::OpenAi
     }
-    out.extend_from_slice(endpoint.suffix().as_bytes());
-    out.extend_from_slice(b"?api-version=");
-    out.extend_from_slice(p.api_version.as_bytes());
+
+    /// `{path_prefix}/openai/deployments/{model}{endpoint}?api-version={v}`.
+    fn write_target(
+        &self,
+        p: &Provider,
+        op: Operation,
+        model: &str,
+        out: &mut BytesMut,
+    ) -> Option<()> {
+        let suffix = match op {
+            Operation::OpenAi(endpoint) => endpoint.suffix(),
+            Operation::Chat { .. } => "/chat/completions",
+            Operation::Embed => "/embeddings",
+            Operation::CountTokens => return None,
+        };
+        out.extend_from_slice(p.path_prefix.as_bytes());
+        out.extend_from_slice(b"/openai/deployments/");
+        write_path_segment(model, out);
+        out.extend_from_slice(suffix.as_bytes());
+        out.extend_from_slice(b"?api-version=");
+        out.extend_from_slice(self.api_version.as_bytes());
+        Some(())
+    }
 }

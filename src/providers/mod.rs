@@ -1,13 +1,20 @@
-//! Provider adapters: how a request for one provider is addressed and authenticated upstream.
-//!
-//! This build speaks the OpenAI wire format only: `openai.rs` covers OpenAI and every server that
-//! copies its API (Groq, Mistral, DeepSeek, Together, OpenRouter, Fireworks, xAI, Ollama, vLLM, generic
-//! OpenAI-compatible), `azure.rs` covers Azure OpenAI's deployment URLs. Everything a request needs
+//! Provider adapters: how a request for one provider is addressed and authenticated upstream,
+//! one file per provider family implementing [`ProviderApi`]. `openai.rs` covers OpenAI and every
+//! server that copies its API (Groq, Mistral, DeepSeek, Together, OpenRouter, Fireworks, xAI,
+//! Ollama, vLLM, generic OpenAI-compatible); `azure.rs` Azure OpenAI's deployment URLs;
+//! `anthropic.rs`, `gemini.rs`, `cohere.rs`, `bedrock.rs` (SigV4, `sigv4.rs`) and `vertex.rs`
+//! (service-account tokens, `vertex_auth.rs`) the native APIs. Translating bodies between formats
+//! is `crate::translate`'s job, not theirs. Everything a request needs
 //! that does not depend on the request (auth header lines, extra headers, the Host header) is
 //! formatted once at start-up so that the hot path only copies bytes.
 
+pub mod anthropic;
 pub mod azure;
+
+pub mod cohere;
+pub mod gemini;
 pub mod openai;
+pub mod vertex;
 
 use bytes::{Bytes, BytesMut};
 
@@ -61,24 +68,101 @@ impl Endpoint {
     }
 }
 
-/// Which wire dialect a provider's requests are written in.
+/// The wire format a provider's requests and answers are written in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Wire {
-    /// OpenAI's own URL scheme and `Authorization: Bearer`.
+pub enum WireFormat {
+    /// OpenAI chat completions (and the rest of OpenAI's API).
     OpenAi,
-    /// Azure OpenAI: `/openai/deployments/{model}/...?api-version=`, `api-key` header.
-    Azure,
+    /// Anthropic Messages.
+    Anthropic,
+    /// Gemini generateContent.
+    Gemini,
+    /// AWS Bedrock Converse.
+    Bedrock,
+    /// Cohere chat v2.
+    Cohere,
+}
+
+/// What one upstream request asks the provider for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    /// An OpenAI endpoint, body passed through (OpenAI-format providers only).
+    OpenAi(Endpoint),
+    /// A chat turn in the provider's own format.
+    Chat {
+        /// Whether the answer is streamed.
+        stream: bool,
+    },
+    /// Embeddings in the provider's own format.
+    Embed,
+    /// Counting a chat request's input tokens.
+    CountTokens,
+}
+
+/// How one provider family is addressed and authenticated: one implementation per file of this
+/// module. The request path calls it through `Provider`; everything fixed is pre-formatted at
+/// compile time so that these calls only copy bytes (Bedrock signs, Vertex reads its token).
+pub trait ProviderApi: Send + Sync {
+    /// The format requests for `model` are written in (Vertex serves Gemini and Claude models).
+    fn format(&self, model: &str) -> WireFormat;
+    /// Appends the request target (path and query) for `op` on `model`; `None` when the
+    /// provider does not offer `op`.
+    fn write_target(
+        &self,
+        provider: &Provider,
+        op: Operation,
+        model: &str,
+        out: &mut BytesMut,
+    ) -> Option<()>;
+    /// Appends the authentication header lines of a request to `target` with `body`.
+    /// Most providers copy the key's pre-formatted line; Bedrock signs the request.
+    fn write_auth(
+        &self,
+        provider: &Provider,
+        key: &ProviderKey,
+        target: &[u8],
+        body: &[u8],
+        out: &mut BytesMut,
+    ) -> Result<(), String> {
+        let _ = (provider, target, body);
+        out.extend_from_slice(&key.auth_line);
+        Ok(())
+    }
+    /// Whether a caller's body in this provider's own format can go upstream as bytes (with only
+    /// the model spliced); false when the provider needs the body changed (Vertex's Claude).
+    fn passthrough_body(&self, model: &str) -> bool {
+        let _ = model;
+        true
+    }
+    /// Adapts a request body in the provider's format before it is sent (Vertex's Claude moves
+    /// the model to the URL and names its API version in the body).
+    fn adapt_request(&self, model: &str, body: &mut serde_json::Value) {
+        let _ = (model, body);
+    }
 }
 
 /// One provider key with its pre-formatted auth header line.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ProviderKey {
-    /// `name: value\r\n` ready to copy into a request head (empty for keyless servers).
+    /// `name: value\r\n` ready to copy into a request head (empty for keyless servers and for
+    /// providers that sign each request).
     pub auth_line: Bytes,
+    /// The secret as configured (Bedrock signs with it).
+    pub secret: String,
     /// Relative weight among eligible keys.
     pub weight: u32,
     /// Models this key may serve; empty means all.
     pub models: Vec<String>,
+}
+
+impl std::fmt::Debug for ProviderKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the secret.
+        f.debug_struct("ProviderKey")
+            .field("weight", &self.weight)
+            .field("models", &self.models)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ProviderKey {
@@ -94,8 +178,8 @@ pub struct Provider {
     pub name: String,
     /// Its kind.
     pub kind: ProviderKind,
-    /// Its wire dialect.
-    pub wire: Wire,
+    /// How requests are addressed and authenticated.
+    pub api: Box<dyn ProviderApi>,
     /// Where to connect.
     pub origin: crate::upstream::Origin,
     /// Path prefix of the API root (for example `/v1`), no trailing slash.
@@ -104,8 +188,6 @@ pub struct Provider {
     pub fixed_headers: Bytes,
     /// Keys, in configuration order.
     pub keys: Vec<ProviderKey>,
-    /// Azure `api-version`.
-    pub api_version: String,
     /// Deadline for the response head, and the longest wait for each later body read.
     pub timeout: std::time::Duration,
     /// Connecting (TCP + TLS) must finish within this.
@@ -121,25 +203,19 @@ pub struct Provider {
 impl Provider {
     /// Compiles a validated provider configuration (fails only if its CA file became unreadable).
     pub fn compile(cfg: &ProviderConfig) -> Result<Provider, String> {
-        let wire = if cfg.kind == ProviderKind::Azure {
-            Wire::Azure
-        } else {
-            Wire::OpenAi
-        };
         let origin = crate::upstream::Origin::new(&cfg.base_url);
         let mut fixed = BytesMut::new();
         crate::http::write::header(&mut fixed, b"host", origin.host_header.as_bytes());
         for (name, value) in &cfg.headers {
             crate::http::write::header(&mut fixed, name.as_bytes(), value.as_bytes());
         }
+        let api = api_for(cfg)?;
         let keys = cfg
             .keys
             .iter()
             .map(|k| ProviderKey {
-                auth_line: match wire {
-                    Wire::OpenAi => openai::auth_line(&k.value),
-                    Wire::Azure => azure::auth_line(&k.value),
-                },
+                auth_line: auth_line_for(cfg.kind, &k.value),
+                secret: k.value.clone(),
                 weight: k.weight.max(1),
                 models: k.models.clone(),
             })
@@ -154,12 +230,11 @@ impl Provider {
         Ok(Provider {
             name: cfg.name.clone(),
             kind: cfg.kind,
-            wire,
+            api,
             origin,
             path_prefix: cfg.base_url.path.trim_end_matches('/').to_string(),
             fixed_headers: fixed.freeze(),
             keys,
-            api_version: cfg.api_version.clone().unwrap_or_default(),
             timeout: std::time::Duration::from_millis(cfg.timeout_ms),
             connect_timeout: std::time::Duration::from_millis(cfg.connect_timeout_ms),
             pool_idle_timeout: std::time::Duration::from_millis(cfg.pool_idle_timeout_ms),
@@ -168,12 +243,16 @@ impl Provider {
         })
     }
 
-    /// Appends the request target (path and query) for `endpoint` and `model`.
+    /// Appends the request target for an OpenAI endpoint (OpenAI-format providers).
     pub fn write_target(&self, endpoint: Endpoint, model: &str, out: &mut BytesMut) {
-        match self.wire {
-            Wire::OpenAi => openai::write_target(self, endpoint, out),
-            Wire::Azure => azure::write_target(self, endpoint, model, out),
-        }
+        let _ = self
+            .api
+            .write_target(self, Operation::OpenAi(endpoint), model, out);
+    }
+
+    /// The wire format of requests for `model`.
+    pub fn format(&self, model: &str) -> WireFormat {
+        self.api.format(model)
     }
 
     /// Picks a key allowed for `model`, weighted-random; `None` when no key may serve it.
@@ -181,6 +260,7 @@ impl Provider {
     pub fn pick_key(&self, model: &str, rng: &mut fastrand::Rng) -> Option<&ProviderKey> {
         static NO_KEY: ProviderKey = ProviderKey {
             auth_line: Bytes::new(),
+            secret: String::new(),
             weight: 1,
             models: Vec::new(),
         };
@@ -195,6 +275,55 @@ impl Provider {
     }
 }
 
+/// The addressing of `cfg`'s kind.
+fn api_for(cfg: &ProviderConfig) -> Result<Box<dyn ProviderApi>, String> {
+    Ok(match cfg.kind {
+        ProviderKind::Azure => Box::new(azure::Azure {
+            api_version: cfg.api_version.clone().unwrap_or_default(),
+        }),
+        ProviderKind::Anthropic => Box::new(anthropic::Anthropic),
+        ProviderKind::Gemini => Box::new(gemini::Gemini),
+        ProviderKind::Cohere => Box::new(cohere::Cohere),
+        ProviderKind::Bedrock => return Err("bedrock: pending".into()),
+        ProviderKind::Vertex => Box::new(vertex::Vertex::new(cfg)?),
+        _ => Box::new(openai::OpenAi),
+    })
+}
+
+/// The pre-formatted auth header line of a key of `kind` (empty when each request is signed or
+/// the key is empty).
+fn auth_line_for(kind: ProviderKind, key: &str) -> Bytes {
+    if key.is_empty() {
+        return Bytes::new();
+    }
+    let (name, prefix): (&[u8], &[u8]) = match kind {
+        ProviderKind::Azure => (b"api-key", b""),
+        ProviderKind::Anthropic => (b"x-api-key", b""),
+        ProviderKind::Gemini => (b"x-goog-api-key", b""),
+        ProviderKind::Bedrock => return Bytes::new(),
+        _ => (b"authorization", b"Bearer "),
+    };
+    let mut out = BytesMut::with_capacity(name.len() + prefix.len() + key.len() + 4);
+    out.extend_from_slice(name);
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(prefix);
+    out.extend_from_slice(key.as_bytes());
+    out.extend_from_slice(b"\r\n");
+    out.freeze()
+}
+
+/// Appends `s` percent-encoded as one URL path segment (unreserved characters kept).
+pub fn write_path_segment(s: &str, out: &mut BytesMut) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    for &b in s.as_bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.extend_from_slice(&[b]);
+        } else {
+            out.extend_from_slice(&[b'%', HEX[(b >> 4) as usize], HEX[(b & 0xf) as usize]]);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -203,7 +332,7 @@ mod tests {
         Provider {
             name: "p".into(),
             kind: ProviderKind::OpenAi,
-            wire: Wire::OpenAi,
+            api: Box::new(openai::OpenAi),
             origin: crate::upstream::Origin::new(&crate::config::BaseUrl {
                 tls: false,
                 host: "127.0.0.1".into(),
@@ -213,7 +342,6 @@ mod tests {
             path_prefix: "/v1".into(),
             fixed_headers: Bytes::new(),
             keys,
-            api_version: String::new(),
             timeout: std::time::Duration::from_secs(1),
             connect_timeout: std::time::Duration::from_secs(1),
             pool_idle_timeout: std::time::Duration::from_secs(1),
@@ -224,7 +352,8 @@ mod tests {
 
     fn key(value: &str, weight: u32, models: &[&str]) -> ProviderKey {
         ProviderKey {
-            auth_line: openai::auth_line(value),
+            auth_line: auth_line_for(ProviderKind::OpenAi, value),
+            secret: value.to_string(),
             weight,
             models: models.iter().map(|m| m.to_string()).collect(),
         }

@@ -1,23 +1,32 @@
 //! OpenAI and the OpenAI-compatible family: `{base}/chat/completions`, `Authorization: Bearer KEY`.
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 
-use super::{Endpoint, Provider};
+use super::{Operation, Provider, ProviderApi, WireFormat};
 
-/// The `authorization` header line for `key`; keyless servers (an empty key) get none.
-pub fn auth_line(key: &str) -> Bytes {
-    if key.is_empty() {
-        return Bytes::new();
+/// OpenAI's URL scheme (the base URL ends with the API root, usually `/v1`).
+pub struct OpenAi;
+
+impl ProviderApi for OpenAi {
+    fn format(&self, _model: &str) -> WireFormat {
+        WireFormat::OpenAi
     }
-    let mut out = BytesMut::new();
-    out.extend_from_slice(b"authorization: Bearer ");
-    out.extend_from_slice(key.as_bytes());
-    out.extend_from_slice(b"\r\n");
-    out.freeze()
-}
 
-/// Appends `{path_prefix}{endpoint}`.
-pub fn write_target(p: &Provider, endpoint: Endpoint, out: &mut BytesMut) {
-    out.extend_from_slice(p.path_prefix.as_bytes());
-    out.extend_from_slice(endpoint.suffix().as_bytes());
+    fn write_target(
+        &self,
+        p: &Provider,
+        op: Operation,
+        _model: &str,
+        out: &mut BytesMut,
+    ) -> Option<()> {
+        let suffix = match op {
+            Operation::OpenAi(endpoint) => endpoint.suffix(),
+            Operation::Chat { .. } => "/chat/completions",
+            Operation::Embed => "/embeddings",
+            Operation::CountTokens => return None,
+        };
+        out.extend_from_slice(p.path_prefix.as_bytes());
+        out.extend_from_slice(suffix.as_bytes());
+        Some(())
+    }
 }

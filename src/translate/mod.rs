@@ -148,6 +148,32 @@ pub trait StreamEncode {
     fn error(&mut self, err: &ProviderError, out: &mut Vec<u8>);
 }
 
+/// A rough count of a request's input tokens (about four characters of text per token, plus a
+/// few per message), for providers that cannot count: answered with
+/// `x-shardgate-token-count: estimated`.
+pub fn estimate_input_tokens(req: &ChatRequest) -> u64 {
+    fn part_chars(p: &Part) -> usize {
+        match p {
+            Part::Text(t) => t.len(),
+            Part::Image(_) => 1000,
+            Part::ToolCall(c) => c.name.len() + c.arguments.len(),
+            Part::ToolResult(r) => r.content.iter().map(part_chars).sum(),
+            Part::Thinking { text, .. } => text.len(),
+            Part::RedactedThinking { data } => data.len() / 2,
+        }
+    }
+    let mut chars: usize = req.system.iter().map(String::len).sum();
+    for m in &req.messages {
+        chars += m.parts.iter().map(part_chars).sum::<usize>();
+    }
+    for t in &req.tools {
+        chars += t.name.len()
+            + t.description.as_deref().map_or(0, str::len)
+            + t.parameters.to_string().len();
+    }
+    (chars as u64).div_ceil(4) + 3 * req.messages.len() as u64 + 3
+}
+
 /// Reads a JSON value as a string field of an object, or `None`.
 pub fn str_field<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
     v.get(key).and_then(Value::as_str)

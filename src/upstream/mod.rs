@@ -1,6 +1,7 @@
 //! The upstream HTTP/1.1 client: per-shard keep-alive pools per provider, plain TCP or TLS
 //! (rustls with built-in webpki roots), DNS off the event loop, and one request/response exchange.
 
+pub mod body;
 pub mod dns;
 pub mod exchange;
 pub mod pool;

@@ -1,0 +1,106 @@
+//! Google Vertex AI: Gemini models (`publishers/google`, Gemini's format) and Claude models
+//! (`publishers/anthropic`, Anthropic's format with the model in the URL and
+//! `anthropic_version` in the body), under `projects/{project}/locations/{region}`.
+//! Authentication is an OAuth access token: from a service-account key exchanged off the request
+//! path (`vertex_auth.rs`), or configured keys used as tokens.
+
+use bytes::BytesMut;
+
+use super::{Operation, Provider, ProviderApi, ProviderKey, WireFormat};
+use crate::config::ProviderConfig;
+
+/// The `anthropic_version` Vertex expects in Claude request bodies.
+pub const VERTEX_ANTHROPIC_VERSION: &str = "vertex-2023-10-16";
+
+/// Vertex's URL scheme and credentials.
+pub struct Vertex {
+    /// `/projects/{project}/locations/{region}/publishers/`, pre-formatted.
+    publishers: String,
+}
+
+impl Vertex {
+    /// Reads project and region from a validated configuration.
+    pub fn new(cfg: &ProviderConfig) -> Result<Vertex, String> {
+        let project = cfg.project.as_deref().ok_or("vertex needs 'project'")?;
+        let region = cfg.region.as_deref().ok_or("vertex needs 'region'")?;
+        Ok(Vertex {
+            publishers: format!("/projects/{project}/locations/{region}/publishers/"),
+        })
+    }
+}
+
+/// Whether `model` is one of Anthropic's models on Vertex.
+fn is_claude(model: &str) -> bool {
+    model.starts_with("claude")
+}
+
+impl ProviderApi for Vertex {
+    fn format(&self, model: &str) -> WireFormat {
+        if is_claude(model) {
+            WireFormat::Anthropic
+        } else {
+            WireFormat::Gemini
+        }
+    }
+
+    fn write_target(
+        &self,
+        p: &Provider,
+        op: Operation,
+        model: &str,
+        out: &mut BytesMut,
+    ) -> Option<()> {
+        out.extend_from_slice(p.path_prefix.as_bytes());
+        out.extend_from_slice(self.publishers.as_bytes());
+        if is_claude(model) {
+            out.extend_from_slice(b"anthropic/models/");
+            let action: &[u8] = match op {
+                Operation::Chat { stream: false } => b":rawPredict",
+                Operation::Chat { stream: true } => b":streamRawPredict",
+                Operation::CountTokens => {
+                    out.extend_from_slice(b"count-tokens:rawPredict");
+                    return Some(());
+                }
+                Operation::Embed | Operation::OpenAi(_) => return None,
+            };
+            super::write_path_segment(model, out);
+            out.extend_from_slice(action);
+            Some(())
+        } else {
+            out.extend_from_slice(b"google");
+            if op == Operation::Embed {
+                // Vertex embeddings use the `:predict` instances format, not batchEmbedContents.
+                return None;
+            }
+            super::gemini::write_model_action(model, op, out)
+        }
+    }
+
+    fn write_auth(
+        &self,
+        _p: &Provider,
+        key: &ProviderKey,
+        _target: &[u8],
+        _body: &[u8],
+        out: &mut BytesMut,
+    ) -> Result<(), String> {
+        out.extend_from_slice(&key.auth_line);
+        Ok(())
+    }
+
+    fn passthrough_body(&self, model: &str) -> bool {
+        !is_claude(model)
+    }
+
+    fn adapt_request(&self, model: &str, body: &mut serde_json::Value) {
+        if is_claude(model) {
+            if let Some(obj) = body.as_object_mut() {
+                obj.remove("model");
+                obj.insert(
+                    "anthropic_version".to_string(),
+                    serde_json::Value::String(VERTEX_ANTHROPIC_VERSION.to_string()),
+                );
+            }
+        }
+    }
+}
