@@ -87,7 +87,10 @@ fn anthropic_caller_to_openai_provider() {
     let r = post(
         &gw,
         "/anthropic/v1/messages",
-        &[("x-api-key", "caller-key"), ("anthropic-version", "2023-06-01")],
+        &[
+            ("x-api-key", "caller-key"),
+            ("anthropic-version", "2023-06-01"),
+        ],
         &anthropic_body("openai/gpt-4o-mini", false),
     );
     assert_eq!(r.status, 200, "{}", r.text());
@@ -95,7 +98,10 @@ fn anthropic_caller_to_openai_provider() {
     assert_eq!(v["type"], "message");
     assert_eq!(v["role"], "assistant");
     assert_eq!(v["content"][0]["type"], "text");
-    assert!(v["content"][0]["text"].as_str().unwrap().contains("mock reply from gpt-4o-mini"));
+    assert!(v["content"][0]["text"]
+        .as_str()
+        .unwrap()
+        .contains("mock reply from gpt-4o-mini"));
     assert_eq!(v["stop_reason"], "end_turn");
     assert!(v["usage"]["input_tokens"].as_u64().unwrap() > 0);
     assert_eq!(r.header("x-shardgate-provider"), Some("openai"));
@@ -215,7 +221,10 @@ fn openai_caller_streams_tool_calls_from_anthropic_provider() {
         }
     }
     assert_eq!(name, "get_weather");
-    assert_eq!(serde_json::from_str::<Value>(&args).unwrap(), json!({"location": "Paris"}));
+    assert_eq!(
+        serde_json::from_str::<Value>(&args).unwrap(),
+        json!({"location": "Paris"})
+    );
     assert_eq!(finish, "tool_calls");
     let up = only_request(&mock);
     assert_eq!(up["path"], "/v1/messages");
@@ -240,7 +249,9 @@ fn gemini_caller_to_openai_provider_and_back() {
     );
     assert_eq!(r.status, 200, "{}", r.text());
     let v = r.json();
-    let text = v["candidates"][0]["content"]["parts"][0]["text"].as_str().unwrap();
+    let text = v["candidates"][0]["content"]["parts"][0]["text"]
+        .as_str()
+        .unwrap();
     assert!(text.contains("mock reply from gpt-4o-mini"), "{v}");
     assert_eq!(v["candidates"][0]["finishReason"], "STOP");
     let up = only_request(&mock);
@@ -317,7 +328,12 @@ fn provider_errors_reach_the_caller_in_its_format() {
     assert_eq!(r.json()["error"]["status"], "INTERNAL");
 
     // Gateway errors use the caller's format too.
-    let r = post(&gw, "/anthropic/v1/messages", &[], &anthropic_body("nope/x", false));
+    let r = post(
+        &gw,
+        "/anthropic/v1/messages",
+        &[],
+        &anthropic_body("nope/x", false),
+    );
     assert_eq!(r.status, 404);
     assert_eq!(r.json()["error"]["type"], "not_found_error");
 }
@@ -402,5 +418,296 @@ fn openai_responses_and_completions_reach_anthropic() {
     assert_eq!(r.status, 200, "{}", r.text());
     let v = r.json();
     assert_eq!(v["object"], "text_completion");
-    assert!(v["choices"][0]["text"].as_str().unwrap().contains("mock reply"));
+    assert!(v["choices"][0]["text"]
+        .as_str()
+        .unwrap()
+        .contains("mock reply"));
+}
+
+/// A gateway with Cohere, Bedrock and Vertex (static token) providers on the mock.
+fn setup_more() -> (Proc, Proc) {
+    let mock = mock(&["--stream-chunks", "3"]);
+    let config = format!(
+        r#"[server]
+shards = 1
+
+[[providers]]
+name = "cohere"
+base_url = "http://{m}"
+api_key = "co-provider"
+
+[[providers]]
+name = "bedrock"
+base_url = "http://{m}"
+region = "us-east-1"
+api_key = "AKIDEXAMPLE:secret-example:session-token"
+
+[[providers]]
+name = "vertex"
+base_url = "http://{m}/v1"
+region = "us-central1"
+project = "proj-1"
+api_key = "ya29.static-token"
+
+[[providers]]
+name = "gemini"
+base_url = "http://{m}/v1beta"
+api_key = "gem-provider"
+"#,
+        m = mock.addr
+    );
+    let gw = gateway(&config);
+    (mock, gw)
+}
+
+fn tool_chat(model: &str, stream: bool) -> Value {
+    json!({
+        "model": model,
+        "stream": stream,
+        "messages": [{"role": "user", "content": "weather?"}],
+        "tools": [{"type": "function", "function": {
+            "name": "get_weather",
+            "parameters": {"type": "object", "properties": {"location": {"type": "string"}}}
+        }}]
+    })
+}
+
+/// The tool call name and parsed arguments of an OpenAI chat stream.
+fn streamed_tool_call(text: &str) -> (String, Value, String) {
+    let mut name = String::new();
+    let mut args = String::new();
+    let mut finish = String::new();
+    for (_, d) in sse(text) {
+        let Ok(v) = serde_json::from_str::<Value>(&d) else {
+            continue;
+        };
+        if let Some(tc) = v["choices"][0]["delta"]["tool_calls"][0].as_object() {
+            if let Some(n) = tc["function"].get("name").and_then(Value::as_str) {
+                name = n.to_string();
+            }
+            args.push_str(tc["function"]["arguments"].as_str().unwrap_or_default());
+        }
+        if let Some(f) = v["choices"][0]["finish_reason"].as_str() {
+            finish = f.to_string();
+        }
+    }
+    (
+        name,
+        serde_json::from_str(&args).unwrap_or(Value::Null),
+        finish,
+    )
+}
+
+#[test]
+fn openai_caller_to_cohere() {
+    let (mock, gw) = setup_more();
+    let r = post(
+        &gw,
+        "/v1/chat/completions",
+        &[],
+        &json!({"model": "cohere/command-r", "messages": [{"role": "user", "content": "hi"}]}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = r.json();
+    assert_eq!(v["object"], "chat.completion");
+    assert!(v["choices"][0]["message"]["content"]
+        .as_str()
+        .unwrap()
+        .contains("mock reply from command-r"));
+    assert_eq!(v["model"], "command-r");
+    let up = only_request(&mock);
+    assert_eq!(up["path"], "/v2/chat");
+    assert_eq!(
+        recorded_header(&up, "authorization").as_deref(),
+        Some("Bearer co-provider")
+    );
+
+    mock_reset(mock.addr);
+    let r = post(
+        &gw,
+        "/v1/chat/completions",
+        &[],
+        &tool_chat("cohere/command-r", true),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let (name, args, finish) = streamed_tool_call(&r.text());
+    assert_eq!(name, "get_weather");
+    assert_eq!(args, json!({"location": "Paris"}));
+    assert_eq!(finish, "tool_calls");
+}
+
+#[test]
+fn anthropic_caller_to_bedrock_signed_and_streamed() {
+    let (mock, gw) = setup_more();
+    let model = "bedrock/anthropic.claude-3-5-sonnet-20240620-v1:0";
+    let r = post(
+        &gw,
+        "/anthropic/v1/messages",
+        &[],
+        &anthropic_body(model, true),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let events = sse(&r.text());
+    assert_eq!(events.last().map(|(e, _)| e.as_str()), Some("message_stop"));
+    let text: String = events
+        .iter()
+        .filter_map(|(_, d)| {
+            let v: Value = serde_json::from_str(d).ok()?;
+            v["delta"]["text"].as_str().map(str::to_string)
+        })
+        .collect();
+    assert!(
+        text.contains("mock reply from anthropic.claude-3-5-sonnet-20240620-v1:0"),
+        "{text}"
+    );
+    let up = only_request(&mock);
+    assert_eq!(
+        up["path"],
+        "/model/anthropic.claude-3-5-sonnet-20240620-v1%3A0/converse-stream"
+    );
+    let auth = recorded_header(&up, "authorization").unwrap_or_default();
+    assert!(
+        auth.starts_with("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/")
+            && auth.contains("/us-east-1/bedrock/aws4_request"),
+        "{auth}"
+    );
+    assert!(recorded_header(&up, "x-amz-date").is_some());
+    assert_eq!(
+        recorded_header(&up, "x-amz-security-token").as_deref(),
+        Some("session-token")
+    );
+    let b = recorded_body(&up);
+    assert_eq!(b["messages"][0]["content"][0]["text"], "hello");
+    assert_eq!(b["system"][0]["text"], "Be brief.");
+
+    // Non-streamed, with a tool call, and an error mapped to the caller's format.
+    mock_reset(mock.addr);
+    let r = post(&gw, "/v1/chat/completions", &[], &tool_chat(model, false));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = r.json();
+    assert_eq!(v["choices"][0]["finish_reason"], "tool_calls");
+    assert_eq!(
+        v["choices"][0]["message"]["tool_calls"][0]["function"]["name"],
+        "get_weather"
+    );
+    let r = post(
+        &gw,
+        "/anthropic/v1/messages",
+        &[],
+        &anthropic_body("bedrock/model-fail429", false),
+    );
+    assert_eq!(r.status, 429, "{}", r.text());
+    assert_eq!(r.json()["error"]["type"], "rate_limit_error");
+}
+
+#[test]
+fn vertex_gemini_models_by_static_token() {
+    let (mock, gw) = setup_more();
+    let r = post(
+        &gw,
+        "/v1/chat/completions",
+        &[],
+        &json!({"model": "vertex/gemini-2.5-flash", "messages": [{"role": "user", "content": "hi"}]}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.json()["choices"][0]["message"]["content"]
+        .as_str()
+        .unwrap()
+        .contains("mock reply"));
+    let up = only_request(&mock);
+    assert_eq!(
+        up["path"],
+        "/v1/projects/proj-1/locations/us-central1/publishers/google/models/gemini-2.5-flash:generateContent"
+    );
+    assert_eq!(
+        recorded_header(&up, "authorization").as_deref(),
+        Some("Bearer ya29.static-token")
+    );
+}
+
+#[test]
+fn openai_embeddings_to_gemini_and_cohere() {
+    let (mock, gw) = setup_more();
+    for (model, path) in [
+        (
+            "gemini/text-embedding-004",
+            "/v1beta/models/text-embedding-004:batchEmbedContents",
+        ),
+        ("cohere/embed-english-v3.0", "/v2/embed"),
+    ] {
+        mock_reset(mock.addr);
+        let r = post(
+            &gw,
+            "/v1/embeddings",
+            &[],
+            &json!({"model": model, "input": ["one", "two"], "dimensions": 8}),
+        );
+        assert_eq!(r.status, 200, "{model}: {}", r.text());
+        let v = r.json();
+        assert_eq!(v["object"], "list");
+        assert_eq!(v["data"].as_array().unwrap().len(), 2);
+        assert_eq!(v["data"][1]["index"], 1);
+        assert_eq!(v["data"][0]["embedding"].as_array().unwrap().len(), 8);
+        assert_eq!(only_request(&mock)["path"], path);
+    }
+    // The same text gives the same vector whichever API served it (the mock derives it).
+    let a = post(
+        &gw,
+        "/v1/embeddings",
+        &[],
+        &json!({"model": "gemini/text-embedding-004", "input": "same"}),
+    );
+    let b = post(
+        &gw,
+        "/v1/embeddings",
+        &[],
+        &json!({"model": "cohere/embed-english-v3.0", "input": "same"}),
+    );
+    assert_eq!(
+        a.json()["data"][0]["embedding"],
+        b.json()["data"][0]["embedding"]
+    );
+}
+
+#[test]
+fn vertex_claude_models_get_anthropic_bodies_with_the_model_in_the_url() {
+    let (mock, gw) = setup_more();
+    let r = post(
+        &gw,
+        "/anthropic/v1/messages",
+        &[],
+        &anthropic_body("vertex/claude-sonnet-4-5", false),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["type"], "message");
+    let up = only_request(&mock);
+    assert_eq!(
+        up["path"],
+        "/v1/projects/proj-1/locations/us-central1/publishers/anthropic/models/claude-sonnet-4-5:rawPredict"
+    );
+    let b = recorded_body(&up);
+    assert!(b.get("model").is_none(), "{b}");
+    assert_eq!(b["anthropic_version"], "vertex-2023-10-16");
+    assert_eq!(b["system"], "Be brief.");
+
+    mock_reset(mock.addr);
+    let r = post(
+        &gw,
+        "/v1/chat/completions",
+        &[],
+        &tool_chat("vertex/claude-sonnet-4-5", true),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let (name, args, finish) = streamed_tool_call(&r.text());
+    assert_eq!(
+        (name.as_str(), finish.as_str()),
+        ("get_weather", "tool_calls")
+    );
+    assert_eq!(args, json!({"location": "Paris"}));
+    let up = only_request(&mock);
+    assert!(up["path"]
+        .as_str()
+        .unwrap()
+        .ends_with("claude-sonnet-4-5:streamRawPredict"));
+    assert_eq!(recorded_body(&up)["anthropic_version"], "vertex-2023-10-16");
 }

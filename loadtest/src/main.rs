@@ -18,7 +18,7 @@ struct Cli {
 /// The subcommands.
 #[derive(Subcommand)]
 enum Command {
-    /// Run the mock LLM provider (OpenAI, Anthropic and Gemini formats, faults by model name).
+    /// Run the mock LLM provider (OpenAI, Anthropic, Gemini, Cohere and Bedrock formats, faults by model name).
     Mock(mock::MockArgs),
     /// Generate load: open loop at a constant rate (coordinated-omission corrected) or closed loop.
     Load(gen::LoadArgs),

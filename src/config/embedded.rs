@@ -8,15 +8,35 @@ use super::{BaseUrl, Config, KeyConfig, ProviderConfig, ProviderKind, ServerConf
 /// that provider's base URL (for tests and corporate proxies).
 pub const KEY_VARS: &[(&str, ProviderKind, &str)] = &[
     ("OPENAI_API_KEY", ProviderKind::OpenAi, "OPENAI_BASE_URL"),
-    ("ANTHROPIC_API_KEY", ProviderKind::Anthropic, "ANTHROPIC_BASE_URL"),
+    (
+        "ANTHROPIC_API_KEY",
+        ProviderKind::Anthropic,
+        "ANTHROPIC_BASE_URL",
+    ),
     ("GEMINI_API_KEY", ProviderKind::Gemini, "GEMINI_BASE_URL"),
     ("GROQ_API_KEY", ProviderKind::Groq, "GROQ_BASE_URL"),
     ("MISTRAL_API_KEY", ProviderKind::Mistral, "MISTRAL_BASE_URL"),
     ("COHERE_API_KEY", ProviderKind::Cohere, "COHERE_BASE_URL"),
-    ("DEEPSEEK_API_KEY", ProviderKind::DeepSeek, "DEEPSEEK_BASE_URL"),
-    ("TOGETHER_API_KEY", ProviderKind::Together, "TOGETHER_BASE_URL"),
-    ("OPENROUTER_API_KEY", ProviderKind::OpenRouter, "OPENROUTER_BASE_URL"),
-    ("FIREWORKS_API_KEY", ProviderKind::Fireworks, "FIREWORKS_BASE_URL"),
+    (
+        "DEEPSEEK_API_KEY",
+        ProviderKind::DeepSeek,
+        "DEEPSEEK_BASE_URL",
+    ),
+    (
+        "TOGETHER_API_KEY",
+        ProviderKind::Together,
+        "TOGETHER_BASE_URL",
+    ),
+    (
+        "OPENROUTER_API_KEY",
+        ProviderKind::OpenRouter,
+        "OPENROUTER_BASE_URL",
+    ),
+    (
+        "FIREWORKS_API_KEY",
+        ProviderKind::Fireworks,
+        "FIREWORKS_BASE_URL",
+    ),
     ("XAI_API_KEY", ProviderKind::XAi, "XAI_BASE_URL"),
 ];
 
@@ -87,7 +107,10 @@ fn bedrock(
 ) -> Option<ProviderConfig> {
     let id = present("AWS_ACCESS_KEY_ID")?;
     let Some(secret) = present("AWS_SECRET_ACCESS_KEY") else {
-        banner.push("AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not; bedrock not registered".into());
+        banner.push(
+            "AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not; bedrock not registered"
+                .into(),
+        );
         return None;
     };
     let mut key = format!("{id}:{secret}");
@@ -96,7 +119,10 @@ fn bedrock(
         key.push_str(&token);
     }
     if secret_problem(&key).is_some() || key.split(':').any(str::is_empty) {
-        banner.push("skipped provider 'bedrock': the AWS credential variables contain whitespace or ':'".into());
+        banner.push(
+            "skipped provider 'bedrock': the AWS credential variables contain whitespace or ':'"
+                .into(),
+        );
         return None;
     }
     let region = present("AWS_REGION")
@@ -105,7 +131,9 @@ fn bedrock(
     let url = present("BEDROCK_BASE_URL")
         .unwrap_or_else(|| ProviderKind::Bedrock.regional_base_url(&region));
     let Ok(base_url) = BaseUrl::parse(&url) else {
-        banner.push(format!("skipped provider 'bedrock': invalid base URL {url}"));
+        banner.push(format!(
+            "skipped provider 'bedrock': invalid base URL {url}"
+        ));
         return None;
     };
     banner.push(format!(
@@ -126,11 +154,13 @@ fn vertex(
         banner.push("GOOGLE_APPLICATION_CREDENTIALS is set but GOOGLE_CLOUD_PROJECT is not; vertex not registered".into());
         return None;
     };
-    let region = present("GOOGLE_CLOUD_LOCATION")
-        .unwrap_or_else(|| DEFAULT_VERTEX_LOCATION.to_string());
+    let region =
+        present("GOOGLE_CLOUD_LOCATION").unwrap_or_else(|| DEFAULT_VERTEX_LOCATION.to_string());
     let url = ProviderKind::Vertex.regional_base_url(&region);
     let Ok(base_url) = BaseUrl::parse(&url) else {
-        banner.push(format!("skipped provider 'vertex': invalid location {region}"));
+        banner.push(format!(
+            "skipped provider 'vertex': invalid location {region}"
+        ));
         return None;
     };
     banner.push(format!(

@@ -223,7 +223,10 @@ fn read_cloud(f: &Fields<'_>, kind: Option<ProviderKind>, errors: &mut Errors) -
     let credentials_file = f.str("credentials_file", errors);
     if let Some(k) = kind {
         if region.is_some() && !cloud_kind {
-            errors.push(f.at("region"), format!("applies only to kinds 'bedrock' and 'vertex', not '{k}'"));
+            errors.push(
+                f.at("region"),
+                format!("applies only to kinds 'bedrock' and 'vertex', not '{k}'"),
+            );
         }
         if project.is_some() && !is_vertex {
             errors.push(f.at("project"), "applies only to kind 'vertex'");
@@ -235,16 +238,30 @@ fn read_cloud(f: &Fields<'_>, kind: Option<ProviderKind>, errors: &mut Errors) -
             errors.push(f.path.clone(), format!("missing required field 'region' (kind '{k}' needs it, like \"us-east-1\" or \"us-central1\")"));
         }
         if is_vertex && project.is_none() && f.get("project").is_none() {
-            errors.push(f.path.clone(), "missing required field 'project' (the Google Cloud project id)");
+            errors.push(
+                f.path.clone(),
+                "missing required field 'project' (the Google Cloud project id)",
+            );
         }
     }
     if let Some(r) = &region {
-        if r.is_empty() || !r.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
-            errors.push(f.at("region"), format!("{r:?} is not a valid region (lower-case letters, digits and '-')"));
+        if r.is_empty()
+            || !r
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        {
+            errors.push(
+                f.at("region"),
+                format!("{r:?} is not a valid region (lower-case letters, digits and '-')"),
+            );
         }
     }
     if let Some(p) = &project {
-        if p.is_empty() || !p.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b':' | b'_')) {
+        if p.is_empty()
+            || !p
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b':' | b'_'))
+        {
             errors.push(f.at("project"), format!("{p:?} is not a valid project id"));
         }
     }

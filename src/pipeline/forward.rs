@@ -131,10 +131,10 @@ pub async fn proxy(
         ),
     };
     if !same_format {
-        return super::translated::proxy(shard, conn, body, inbound, &routed, ctx).await;
+        return super::translated::proxy(shard, conn, body.clone(), inbound, &routed, ctx).await;
     }
     if !provider.api.passthrough_body(target.model) {
-        return super::translated::adapt(shard, conn, body, op, &routed, ctx).await;
+        return super::translated::adapt(shard, conn, body.clone(), op, &routed, ctx).await;
     }
 
     // The upstream request: head, then the body with the model value replaced (Gemini bodies
@@ -267,8 +267,7 @@ pub async fn send_and_relay(
         }
         Err(err) => {
             log_failure(ctx, provider, &err);
-            let ok =
-                respond::error_with_meta(conn, &err, ctx.format, ctx.keep_alive, &meta).await;
+            let ok = respond::error_with_meta(conn, &err, ctx.format, ctx.keep_alive, &meta).await;
             (err.status(), ok && ctx.keep_alive)
         }
     };
@@ -443,8 +442,14 @@ mod tests {
     #[test]
     fn gemini_query_keeps_all_but_key_and_alt() {
         let mut out = BytesMut::from(&b"/v1beta/models/m:streamGenerateContent?alt=sse"[..]);
-        copy_gemini_query(b"/genai/v1beta/models/m:x?alt=sse&key=SECRET&foo=1", &mut out);
-        assert_eq!(&out[..], b"/v1beta/models/m:streamGenerateContent?alt=sse&foo=1");
+        copy_gemini_query(
+            b"/genai/v1beta/models/m:x?alt=sse&key=SECRET&foo=1",
+            &mut out,
+        );
+        assert_eq!(
+            &out[..],
+            b"/v1beta/models/m:streamGenerateContent?alt=sse&foo=1"
+        );
         let mut out = BytesMut::from(&b"/m:generateContent"[..]);
         copy_gemini_query(b"/x?key=k&a=b", &mut out);
         assert_eq!(&out[..], b"/m:generateContent?a=b");

@@ -1,8 +1,8 @@
 //! Route table: which handler serves a method and path.
 
+use crate::error::ApiFormat;
 use crate::http::request::Method;
 use crate::metrics::RouteLabel;
-use crate::error::ApiFormat;
 use crate::providers::Endpoint;
 
 /// A Gemini model action, from the path's `:action` suffix.
@@ -65,9 +65,7 @@ impl Route {
     /// The metrics label.
     pub fn label(self) -> RouteLabel {
         match self {
-            Route::Proxy(Inbound::OpenAi(Endpoint::ChatCompletions)) => {
-                RouteLabel::ChatCompletions
-            }
+            Route::Proxy(Inbound::OpenAi(Endpoint::ChatCompletions)) => RouteLabel::ChatCompletions,
             Route::Proxy(Inbound::OpenAi(Endpoint::Completions)) => RouteLabel::Completions,
             Route::Proxy(Inbound::OpenAi(Endpoint::Embeddings)) => RouteLabel::Embeddings,
             Route::Proxy(Inbound::OpenAi(Endpoint::Responses)) => RouteLabel::Responses,
@@ -204,7 +202,10 @@ mod tests {
             Route::MethodNotAllowed
         );
         assert_eq!(
-            classify(post, b"/genai/v1beta/models/openai/gpt-4o-mini:streamGenerateContent"),
+            classify(
+                post,
+                b"/genai/v1beta/models/openai/gpt-4o-mini:streamGenerateContent"
+            ),
             Route::Proxy(Inbound::Gemini(GeminiAction::Stream))
         );
         assert_eq!(
@@ -215,9 +216,18 @@ mod tests {
             gemini_model(b"/genai/v1beta/models/openai/gpt-4o-mini:countTokens"),
             Some((&b"openai/gpt-4o-mini"[..], GeminiAction::CountTokens))
         );
-        assert_eq!(classify(post, b"/genai/v2/models/x:generateContent"), Route::NotFound);
-        assert_eq!(classify(post, b"/genai/v1beta/models/:generateContent"), Route::NotFound);
-        assert_eq!(classify(post, b"/genai/v1beta/models/x:embed"), Route::NotFound);
+        assert_eq!(
+            classify(post, b"/genai/v2/models/x:generateContent"),
+            Route::NotFound
+        );
+        assert_eq!(
+            classify(post, b"/genai/v1beta/models/:generateContent"),
+            Route::NotFound
+        );
+        assert_eq!(
+            classify(post, b"/genai/v1beta/models/x:embed"),
+            Route::NotFound
+        );
         assert_eq!(
             classify(Some(Method::Get), b"/openai/health"),
             Route::NotFound

@@ -19,8 +19,7 @@ use crate::server::conn::ClientConn;
 use crate::server::shard::Shard;
 use crate::translate::codec::{self, CallerFormat};
 use crate::translate::{
-    anthropic, cohere, gemini, openai_embeddings, ChatRequest, ProviderError, StreamEvent,
-    TranslateError,
+    anthropic, cohere, gemini, openai_embeddings, ProviderError, StreamEvent, TranslateError,
 };
 use crate::upstream::body::{BodyError, BodyReader};
 use crate::upstream::exchange::{self, UpstreamConn};
@@ -83,7 +82,10 @@ pub async fn adapt(
             obj.insert("model".into(), Value::String(routed.model.to_string()));
         }
     }
-    routed.provider.api.adapt_request(routed.model, &mut value);
+    routed
+        .provider
+        .api
+        .adapt_request(routed.model, op, &mut value);
     let request = match build_request(routed, op, &value, ctx) {
         Ok(r) => r,
         Err(err) => return super::finish_error(shard, conn, ctx, &err).await,
@@ -108,7 +110,9 @@ pub fn translate_error(e: TranslateError) -> GatewayError {
         TranslateError::Invalid(_) | TranslateError::Unsupported(_) => {
             GatewayError::new(ErrorKind::InvalidField, e.to_string())
         }
-        TranslateError::Upstream(_) => GatewayError::new(ErrorKind::UpstreamProtocol, e.to_string()),
+        TranslateError::Upstream(_) => {
+            GatewayError::new(ErrorKind::UpstreamProtocol, e.to_string())
+        }
     }
 }
 
@@ -135,11 +139,11 @@ async fn chat(
     req.stream_include_usage = true;
     let wire = routed.provider.format(routed.model);
     let mut upstream_body = codec::encode_request(wire, &req).map_err(translate_error)?;
+    let op = Operation::Chat { stream: req.stream };
     routed
         .provider
         .api
-        .adapt_request(routed.model, &mut upstream_body);
-    let op = Operation::Chat { stream: req.stream };
+        .adapt_request(routed.model, op, &mut upstream_body);
     let request = build_request(routed, op, &upstream_body, ctx)?;
     let mut waited = Duration::ZERO;
     let Some(mut up) = start(shard, conn, request, routed, ctx, caller, &mut waited).await else {
@@ -170,8 +174,11 @@ async fn chat(
             .and_then(|v| codec::decode_response(wire, &v).map_err(translate_error));
         let reusable = reader.reusable(&up);
         match answer {
-            Ok(resp) => {
-                let out = caller.encode_response(&resp);
+            Ok(mut resp) => {
+                if resp.model.is_empty() {
+                    resp.model = routed.model.to_string();
+                }
+                let out = caller.encode_response(&resp, &req);
                 let bytes = serde_json::to_vec(&out).unwrap_or_default();
                 let ok = respond_json(conn, 200, &bytes, routed, ctx, None).await;
                 (200, ok && ctx.keep_alive, reusable)
@@ -272,22 +279,22 @@ async fn count_tokens(
     let caller = caller_format(inbound);
     let mut req = match caller {
         CallerFormat::Anthropic => anthropic::decode_count_tokens_request(value),
-        _ => gemini::decode_request(value),
+        _ => gemini::decode_count_tokens_request(value),
     }
     .map_err(translate_error)?;
     req.model = routed.model.to_string();
     let wire = routed.provider.format(routed.model);
     let upstream_body = match wire {
+        WireFormat::Gemini if routed.provider.kind == crate::config::ProviderKind::Vertex => {
+            Some(gemini::encode_count_tokens_request_vertex(&req))
+        }
         WireFormat::Gemini => Some(gemini::encode_count_tokens_request(&req)),
         WireFormat::Anthropic => {
-            let mut v = anthropic::encode_request(&req).map_err(translate_error)?;
-            if let Some(obj) = v.as_object_mut() {
-                // count_tokens takes the prompt, not the generation settings.
-                for k in ["max_tokens", "stream", "temperature", "top_p", "top_k", "stop_sequences", "metadata"] {
-                    obj.remove(k);
-                }
-            }
-            routed.provider.api.adapt_request(routed.model, &mut v);
+            let mut v = anthropic::encode_count_tokens_request(&req).map_err(translate_error)?;
+            routed
+                .provider
+                .api
+                .adapt_request(routed.model, Operation::CountTokens, &mut v);
             Some(v)
         }
         _ => None,
@@ -317,7 +324,13 @@ async fn count_tokens(
             let mut body = BytesMut::new();
             let mut reader = BodyReader::new(&up);
             let read = reader
-                .read_all(&mut up, routed.provider.timeout, MAX_ERROR_BODY, &mut waited, &mut body)
+                .read_all(
+                    &mut up,
+                    routed.provider.timeout,
+                    MAX_ERROR_BODY,
+                    &mut waited,
+                    &mut body,
+                )
                 .await;
             let count = read.map_err(|e| body_error(routed, &e)).and_then(|()| {
                 let v = crate::translate::parse_json(&body)
@@ -327,7 +340,9 @@ async fn count_tokens(
                     _ => v
                         .get("input_tokens")
                         .and_then(Value::as_u64)
-                        .ok_or_else(|| crate::translate::upstream("count_tokens answer without input_tokens")),
+                        .ok_or_else(|| {
+                            crate::translate::upstream("count_tokens answer without input_tokens")
+                        }),
                 }
                 .map_err(translate_error)
             });
@@ -422,9 +437,12 @@ async fn start(
 fn finish(shard: &Shard, routed: &Routed<'_>, up: UpstreamConn, reusable: bool) {
     if reusable {
         let gateway = shard.gateway();
-        shard
-            .pool
-            .checkin(gateway.generation, routed.index, up, routed.provider.pool_max_idle);
+        shard.pool.checkin(
+            gateway.generation,
+            routed.index,
+            up,
+            routed.provider.pool_max_idle,
+        );
     }
 }
 
@@ -445,7 +463,13 @@ async fn provider_error(
     let mut reader = BodyReader::new(up);
     // An unreadable error body still maps to an error of the same status.
     let _ = reader
-        .read_all(up, routed.provider.timeout, MAX_ERROR_BODY, waited, &mut body)
+        .read_all(
+            up,
+            routed.provider.timeout,
+            MAX_ERROR_BODY,
+            waited,
+            &mut body,
+        )
         .await;
     let err = codec::decode_error(wire, status, &body);
     tracing::warn!(
@@ -456,9 +480,7 @@ async fn provider_error(
         err.message
     );
     let out = caller.encode_error(&err);
-    let extra = retry_after
-        .as_deref()
-        .map(|v| (&b"retry-after"[..], v));
+    let extra = retry_after.as_deref().map(|v| (&b"retry-after"[..], v));
     let ok = respond_json(conn, status, &out, routed, ctx, extra).await;
     (status, ok && ctx.keep_alive, reader.reusable(up))
 }
@@ -556,7 +578,7 @@ async fn stream(
         let ok = conn.flush().await;
         return (200, ok && keep_alive, false);
     }
-    let mut decoder = codec::stream_decoder(wire);
+    let mut decoder = codec::stream_decoder(wire, routed.model);
     let mut reader = BodyReader::new(up);
     let mut payload = BytesMut::new();
     let mut events: Vec<StreamEvent> = Vec::new();
@@ -573,7 +595,11 @@ async fn stream(
                     encoder.event(&ev, &mut out);
                 }
                 if let Err(e) = fed {
-                    break Some(ProviderError::new(502, e.to_string()));
+                    break Some(
+                        decoder
+                            .take_error()
+                            .unwrap_or_else(|| ProviderError::new(502, e.to_string())),
+                    );
                 }
             }
             Ok(false) => {
@@ -586,7 +612,13 @@ async fn stream(
                         encoder.finish(&mut out);
                         break None;
                     }
-                    Err(e) => break Some(ProviderError::new(502, e.to_string())),
+                    Err(e) => {
+                        break Some(
+                            decoder
+                                .take_error()
+                                .unwrap_or_else(|| ProviderError::new(502, e.to_string())),
+                        )
+                    }
                 }
             }
             Err(e) => {

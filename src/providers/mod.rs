@@ -10,11 +10,14 @@
 
 pub mod anthropic;
 pub mod azure;
+pub mod bedrock;
 
 pub mod cohere;
 pub mod gemini;
 pub mod openai;
+pub mod sigv4;
 pub mod vertex;
+pub mod vertex_auth;
 
 use bytes::{Bytes, BytesMut};
 
@@ -136,8 +139,8 @@ pub trait ProviderApi: Send + Sync {
     }
     /// Adapts a request body in the provider's format before it is sent (Vertex's Claude moves
     /// the model to the URL and names its API version in the body).
-    fn adapt_request(&self, model: &str, body: &mut serde_json::Value) {
-        let _ = (model, body);
+    fn adapt_request(&self, model: &str, op: Operation, body: &mut serde_json::Value) {
+        let _ = (model, op, body);
     }
 }
 
@@ -284,7 +287,7 @@ fn api_for(cfg: &ProviderConfig) -> Result<Box<dyn ProviderApi>, String> {
         ProviderKind::Anthropic => Box::new(anthropic::Anthropic),
         ProviderKind::Gemini => Box::new(gemini::Gemini),
         ProviderKind::Cohere => Box::new(cohere::Cohere),
-        ProviderKind::Bedrock => return Err("bedrock: pending".into()),
+        ProviderKind::Bedrock => Box::new(bedrock::Bedrock::new(cfg)?),
         ProviderKind::Vertex => Box::new(vertex::Vertex::new(cfg)?),
         _ => Box::new(openai::OpenAi),
     })

@@ -4,8 +4,11 @@
 //! Authentication is an OAuth access token: from a service-account key exchanged off the request
 //! path (`vertex_auth.rs`), or configured keys used as tokens.
 
+use std::sync::Arc;
+
 use bytes::BytesMut;
 
+use super::vertex_auth::{ServiceAccountKey, TokenSource};
 use super::{Operation, Provider, ProviderApi, ProviderKey, WireFormat};
 use crate::config::ProviderConfig;
 
@@ -16,6 +19,8 @@ pub const VERTEX_ANTHROPIC_VERSION: &str = "vertex-2023-10-16";
 pub struct Vertex {
     /// `/projects/{project}/locations/{region}/publishers/`, pre-formatted.
     publishers: String,
+    /// Tokens from the service-account key, when one is configured (else keys are tokens).
+    tokens: Option<Arc<TokenSource>>,
 }
 
 impl Vertex {
@@ -23,8 +28,17 @@ impl Vertex {
     pub fn new(cfg: &ProviderConfig) -> Result<Vertex, String> {
         let project = cfg.project.as_deref().ok_or("vertex needs 'project'")?;
         let region = cfg.region.as_deref().ok_or("vertex needs 'region'")?;
+        let tokens = match &cfg.credentials_file {
+            Some(path) => {
+                let key = ServiceAccountKey::from_file(std::path::Path::new(path))
+                    .map_err(|e| format!("provider '{}': {e}", cfg.name))?;
+                Some(TokenSource::start(key))
+            }
+            None => None,
+        };
         Ok(Vertex {
             publishers: format!("/projects/{project}/locations/{region}/publishers/"),
+            tokens,
         })
     }
 }
@@ -84,18 +98,36 @@ impl ProviderApi for Vertex {
         _body: &[u8],
         out: &mut BytesMut,
     ) -> Result<(), String> {
-        out.extend_from_slice(&key.auth_line);
-        Ok(())
+        let Some(tokens) = &self.tokens else {
+            out.extend_from_slice(&key.auth_line);
+            return Ok(());
+        };
+        // The refresher thread keeps a fresh token published; reading it is one atomic load.
+        match tokens.current() {
+            Some(bearer) => {
+                crate::http::write::header(out, b"authorization", bearer.as_bytes());
+                Ok(())
+            }
+            None => Err(format!(
+                "no Vertex access token yet: {}",
+                tokens
+                    .last_error()
+                    .unwrap_or_else(|| "the first token exchange has not finished".into())
+            )),
+        }
     }
 
     fn passthrough_body(&self, model: &str) -> bool {
         !is_claude(model)
     }
 
-    fn adapt_request(&self, model: &str, body: &mut serde_json::Value) {
+    fn adapt_request(&self, model: &str, op: Operation, body: &mut serde_json::Value) {
         if is_claude(model) {
             if let Some(obj) = body.as_object_mut() {
-                obj.remove("model");
+                // The model is in the URL, except for token counting, which has one URL for all.
+                if op != Operation::CountTokens {
+                    obj.remove("model");
+                }
                 obj.insert(
                     "anthropic_version".to_string(),
                     serde_json::Value::String(VERTEX_ANTHROPIC_VERSION.to_string()),

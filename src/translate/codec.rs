@@ -4,8 +4,8 @@
 use serde_json::Value;
 
 use super::{
-    anthropic, bedrock, cohere, gemini, openai, openai_completions, openai_responses,
-    ChatRequest, ChatResponse, ProviderError, StreamDecode, StreamEncode, TranslateError,
+    anthropic, bedrock, cohere, gemini, openai, openai_completions, openai_responses, ChatRequest,
+    ChatResponse, ProviderError, StreamDecode, StreamEncode, TranslateError,
 };
 use crate::providers::WireFormat;
 
@@ -36,12 +36,15 @@ impl CallerFormat {
         }
     }
 
-    /// Encodes the answer for the caller.
-    pub fn encode_response(self, resp: &ChatResponse) -> Value {
+    /// Encodes the answer for the caller (`req` is the decoded request: the Responses API echoes
+    /// its settings).
+    pub fn encode_response(self, resp: &ChatResponse, req: &ChatRequest) -> Value {
         match self {
             CallerFormat::OpenAiChat => openai::encode_response(resp),
             CallerFormat::OpenAiCompletions => openai_completions::encode_response(resp),
-            CallerFormat::OpenAiResponses => openai_responses::encode_response(resp),
+            CallerFormat::OpenAiResponses => {
+                openai_responses::encode_response_with_request(resp, req)
+            }
             CallerFormat::Anthropic => anthropic::encode_response(resp),
             CallerFormat::Gemini => gemini::encode_response(resp),
         }
@@ -63,9 +66,7 @@ impl CallerFormat {
     /// Encodes an error body for the caller.
     pub fn encode_error(self, err: &ProviderError) -> Vec<u8> {
         match self {
-            CallerFormat::OpenAiChat | CallerFormat::OpenAiCompletions => {
-                openai::encode_error(err)
-            }
+            CallerFormat::OpenAiChat | CallerFormat::OpenAiCompletions => openai::encode_error(err),
             CallerFormat::OpenAiResponses => openai_responses::encode_error(err),
             CallerFormat::Anthropic => anthropic::encode_error(err),
             CallerFormat::Gemini => gemini::encode_error(err),
@@ -95,14 +96,14 @@ pub fn decode_response(wire: WireFormat, body: &Value) -> Result<ChatResponse, T
     }
 }
 
-/// A decoder for a provider's stream.
-pub fn stream_decoder(wire: WireFormat) -> Box<dyn StreamDecode> {
+/// A decoder for a provider's stream; `model` names the answer when the provider's stream does not.
+pub fn stream_decoder(wire: WireFormat, model: &str) -> Box<dyn StreamDecode> {
     match wire {
         WireFormat::OpenAi => Box::new(openai::StreamDecoder::new()),
         WireFormat::Anthropic => Box::new(anthropic::StreamDecoder::new()),
         WireFormat::Gemini => Box::new(gemini::StreamDecoder::new()),
-        WireFormat::Bedrock => Box::new(bedrock::StreamDecoder::new()),
-        WireFormat::Cohere => Box::new(cohere::StreamDecoder::new()),
+        WireFormat::Bedrock => Box::new(bedrock::StreamDecoder::with_ids("", model)),
+        WireFormat::Cohere => Box::new(cohere::StreamDecoder::with_model(model)),
     }
 }
 

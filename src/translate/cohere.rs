@@ -31,7 +31,8 @@
 //!
 //! Dropped:
 //! - thinking signatures and redacted thinking blocks of earlier turns (Cohere has neither;
-//!   thinking text goes back as `thinking` content);
+//!   thinking text goes back as `thinking` content, but only when the request enables
+//!   reasoning: other models may refuse thinking they cannot have produced);
 //! - `ToolResult::is_error` (Cohere has no such flag; the result text is sent as it is);
 //! - `parallel_tool_calls`, `user`, `stream_include_usage` (usage always comes at the end);
 //! - a JSON schema's `name` and `strict` (Cohere always constrains output to the schema);
@@ -169,6 +170,12 @@ fn content_value(mut blocks: Vec<Value>) -> Value {
 }
 
 fn encode_messages(req: &ChatRequest) -> Result<Vec<Value>, TranslateError> {
+    // Thinking of earlier turns only means something to a reasoning model, and a model without
+    // reasoning may reject `thinking` content it cannot have produced.
+    let keep_thinking = req
+        .reasoning
+        .as_ref()
+        .is_some_and(|r| r.effort.as_deref() != Some("none"));
     let mut out = Vec::with_capacity(req.messages.len() + 1);
     if !req.system.is_empty() {
         let blocks = req.system.iter().map(|s| text_block(s)).collect();
@@ -177,7 +184,7 @@ fn encode_messages(req: &ChatRequest) -> Result<Vec<Value>, TranslateError> {
     for m in &req.messages {
         match m.role {
             Role::User => encode_user(m, &mut out)?,
-            Role::Assistant => out.push(encode_assistant(m)?),
+            Role::Assistant => out.push(encode_assistant(m, keep_thinking)?),
         }
     }
     Ok(out)
@@ -223,7 +230,7 @@ fn encode_user(m: &Message, out: &mut Vec<Value>) -> Result<(), TranslateError> 
     Ok(())
 }
 
-fn encode_assistant(m: &Message) -> Result<Value, TranslateError> {
+fn encode_assistant(m: &Message, keep_thinking: bool) -> Result<Value, TranslateError> {
     let has_calls = m.parts.iter().any(|p| matches!(p, Part::ToolCall(_)));
     let mut content = Vec::new();
     let mut plan = String::new();
@@ -237,7 +244,7 @@ fn encode_assistant(m: &Message) -> Result<Value, TranslateError> {
                 plan.push_str(t);
             }
             Part::Text(t) => content.push(text_block(t)),
-            Part::Thinking { text, .. } if !text.is_empty() => {
+            Part::Thinking { text, .. } if keep_thinking && !text.is_empty() => {
                 content.push(json!({"type": "thinking", "thinking": text}));
             }
             Part::Thinking { .. } | Part::RedactedThinking { .. } => {}
@@ -663,7 +670,7 @@ pub fn decode_embed_response(body: &Value) -> Result<EmbedResponse, TranslateErr
 mod tests {
     use super::*;
     use crate::translate::fixtures;
-    use crate::translate::{ToolResult, Usage};
+    use crate::translate::ToolResult;
 
     fn native(text: &str) -> Value {
         serde_json::from_str(text).expect("fixture is JSON")
@@ -1021,6 +1028,16 @@ mod tests {
             encode_request(&req).unwrap()["thinking"],
             json!({"type": "disabled"})
         );
+    }
+
+    #[test]
+    fn earlier_thinking_is_dropped_without_reasoning() {
+        let mut req = fixtures::thinking_request();
+        req.reasoning = None;
+        let v = encode_request(&req).unwrap();
+        assert!(v["messages"][1].get("content").is_none());
+        assert_eq!(v["messages"][1]["tool_calls"][0]["id"], "call_1");
+        assert!(v.get("thinking").is_none());
     }
 
     #[test]

@@ -11,7 +11,17 @@
 //!
 //! None of this runs when the caller's format is the provider's (passthrough splices bytes).
 
+pub mod anthropic;
+pub mod bedrock;
+pub mod codec;
+pub mod cohere;
+pub mod eventstream;
+pub mod gemini;
 pub mod model;
+pub mod openai;
+pub mod openai_completions;
+pub mod openai_embeddings;
+pub mod openai_responses;
 pub mod sse;
 
 use serde_json::Value;
@@ -34,8 +44,12 @@ impl std::fmt::Display for TranslateError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             TranslateError::Invalid(m) => write!(f, "{m}"),
-            TranslateError::Unsupported(m) => write!(f, "not supported by the target provider: {m}"),
-            TranslateError::Upstream(m) => write!(f, "could not understand the provider's answer: {m}"),
+            TranslateError::Unsupported(m) => {
+                write!(f, "not supported by the target provider: {m}")
+            }
+            TranslateError::Upstream(m) => {
+                write!(f, "could not understand the provider's answer: {m}")
+            }
         }
     }
 }
@@ -135,6 +149,11 @@ pub trait StreamDecode {
     fn feed(&mut self, bytes: &[u8], out: &mut Vec<StreamEvent>) -> Result<(), TranslateError>;
     /// The body ended: flush anything pending. An error means the stream was cut short.
     fn end(&mut self, out: &mut Vec<StreamEvent>) -> Result<(), TranslateError>;
+    /// After `feed` failed because the provider sent an error inside the stream: that error, so
+    /// it reaches the caller with its own status and class rather than as a generic 502.
+    fn take_error(&mut self) -> Option<ProviderError> {
+        None
+    }
 }
 
 /// Turns canonical events into the caller's stream bytes.

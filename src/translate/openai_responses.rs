@@ -77,9 +77,11 @@ pub fn decode_request(body: &Value) -> Result<ChatRequest, TranslateError> {
         }
     }
     match get(obj, "input") {
-        Some(Value::String(text)) => {
-            push_parts(&mut req.messages, Role::User, vec![Part::Text(text.clone())])
-        }
+        Some(Value::String(text)) => push_parts(
+            &mut req.messages,
+            Role::User,
+            vec![Part::Text(text.clone())],
+        ),
         Some(Value::Array(items)) => {
             for (i, item) in items.iter().enumerate() {
                 decode_item(item, &format!("input[{i}]"), &mut req)?;
@@ -125,17 +127,16 @@ fn refuse_unsupported_params(obj: &Obj) -> Result<(), TranslateError> {
     if opt_u64(obj, "top_logprobs", "")?.unwrap_or(0) > 0 {
         return Err(unsupported("top_logprobs"));
     }
-    match get(obj, "include") {
-        None => {}
-        Some(Value::Array(list)) => {
-            if list
-                .iter()
-                .any(|v| v.as_str() == Some("message.output_text.logprobs"))
-            {
-                return Err(unsupported("include message.output_text.logprobs"));
-            }
-        }
+    let include = match get(obj, "include") {
+        None => return Ok(()),
+        Some(Value::Array(list)) => list,
         Some(_) => return Err(invalid("include must be an array of strings")),
+    };
+    if include
+        .iter()
+        .any(|v| v.as_str() == Some("message.output_text.logprobs"))
+    {
+        return Err(unsupported("include message.output_text.logprobs"));
     }
     Ok(())
 }
@@ -153,7 +154,11 @@ fn decode_item(item: &Value, path: &str, req: &mut ChatRequest) -> Result<(), Tr
                 name: req_str(obj, "name", path)?,
                 arguments: req_str(obj, "arguments", path)?,
             };
-            push_parts(&mut req.messages, Role::Assistant, vec![Part::ToolCall(call)]);
+            push_parts(
+                &mut req.messages,
+                Role::Assistant,
+                vec![Part::ToolCall(call)],
+            );
             Ok(())
         }
         "function_call_output" => {
@@ -175,7 +180,11 @@ fn decode_item(item: &Value, path: &str, req: &mut ChatRequest) -> Result<(), Tr
                 content,
                 is_error: false,
             };
-            push_parts(&mut req.messages, Role::User, vec![Part::ToolResult(result)]);
+            push_parts(
+                &mut req.messages,
+                Role::User,
+                vec![Part::ToolResult(result)],
+            );
             Ok(())
         }
         "reasoning" => decode_reasoning_item(obj, path, req),
@@ -243,7 +252,9 @@ fn decode_image(obj: &Obj, path: &str) -> Result<ImageSource, TranslateError> {
         return parse_image_url(&url, &field(path, "image_url"));
     }
     if get(obj, "file_id").is_some() {
-        return Err(unsupported("input_image by file_id (files uploaded to OpenAI)"));
+        return Err(unsupported(
+            "input_image by file_id (files uploaded to OpenAI)",
+        ));
     }
     Err(invalid(format!("{path}.image_url is required")))
 }
@@ -840,7 +851,9 @@ enum OpenItem {
 impl OpenItem {
     fn item(&self, status: &str) -> Value {
         match self {
-            OpenItem::Message { id, text } => message_item(id, status, vec![output_text_part(text)]),
+            OpenItem::Message { id, text } => {
+                message_item(id, status, vec![output_text_part(text)])
+            }
             OpenItem::Reasoning {
                 id,
                 text,
@@ -1234,7 +1247,13 @@ impl StreamEncode for StreamEncoder {
         self.start(out);
         let stop = self.stop.clone().unwrap_or_default();
         let (status, reason) = status_of(&stop);
-        self.close(if reason.is_some() { "incomplete" } else { "completed" }, out);
+        // The item still open is the one the limit cut short.
+        let last_item_status = if reason.is_some() {
+            "incomplete"
+        } else {
+            "completed"
+        };
+        self.close(last_item_status, out);
         let response = self.response(
             status,
             self.output.clone(),
@@ -1344,5 +1363,1124 @@ fn error_type(class: ErrorClass) -> &'static str {
         ErrorClass::NotFound => "not_found_error",
         ErrorClass::RateLimited => "rate_limit_error",
         ErrorClass::Overloaded | ErrorClass::Timeout | ErrorClass::Server => "server_error",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::translate::fixtures;
+    use crate::translate::sse::SseParser;
+
+    macro_rules! fixture {
+        ($name:literal) => {
+            include_str!(concat!(
+                "../../tests/fixtures/translate/openai_responses/",
+                $name
+            ))
+        };
+    }
+
+    fn json(text: &str) -> Value {
+        serde_json::from_str(text).expect("fixture is JSON")
+    }
+
+    // --- requests -------------------------------------------------------------------------
+
+    #[test]
+    fn golden_text_request() {
+        // The Responses API has no stop sequences; everything else of the canonical sample fits.
+        let expected = ChatRequest {
+            stop: vec![],
+            ..fixtures::text_request()
+        };
+        assert_eq!(
+            decode_request(&json(fixture!("text.request.json"))).unwrap(),
+            expected
+        );
+    }
+
+    #[test]
+    fn golden_tool_request() {
+        assert_eq!(
+            decode_request(&json(fixture!("tool.request.json"))).unwrap(),
+            fixtures::tool_request()
+        );
+    }
+
+    #[test]
+    fn golden_image_request() {
+        assert_eq!(
+            decode_request(&json(fixture!("image.request.json"))).unwrap(),
+            fixtures::image_request()
+        );
+    }
+
+    #[test]
+    fn golden_json_schema_request() {
+        assert_eq!(
+            decode_request(&json(fixture!("json_schema.request.json"))).unwrap(),
+            fixtures::json_schema_request()
+        );
+    }
+
+    #[test]
+    fn golden_thinking_request() {
+        // The Responses API sets reasoning by effort, not by a token budget.
+        let expected = ChatRequest {
+            reasoning: Some(Reasoning {
+                effort: Some("low".into()),
+                budget_tokens: None,
+                include_thoughts: true,
+            }),
+            ..fixtures::thinking_request()
+        };
+        assert_eq!(
+            decode_request(&json(fixture!("thinking.request.json"))).unwrap(),
+            expected
+        );
+    }
+
+    #[test]
+    fn items_fold_into_alternating_messages() {
+        let body = serde_json::json!({
+            "model": "m",
+            "input": [
+                {"type": "message", "role": "developer", "content": [{"type": "input_text", "text": "Be brief."}]},
+                {"role": "user", "content": [{"type": "input_text", "text": "a"}]},
+                {"role": "user", "content": "b"},
+                {"type": "reasoning", "id": "rs_x", "summary": [
+                    {"type": "summary_text", "text": "s1"}, {"type": "summary_text", "text": "s2"}]},
+                {"type": "message", "id": "msg_x", "status": "completed", "role": "assistant",
+                 "content": [{"type": "output_text", "text": "On it.", "annotations": []}]},
+                {"type": "function_call", "call_id": "c1", "name": "f", "arguments": "{}"},
+                {"type": "function_call", "call_id": "c2", "name": "g", "arguments": "{\"x\":1}"},
+                {"type": "function_call_output", "call_id": "c1", "output": [
+                    {"type": "input_text", "text": "one"},
+                    {"type": "input_image", "image_url": "data:image/jpeg;base64,AAAA", "detail": "low"}]},
+                {"type": "function_call_output", "call_id": "c2", "output": "two"},
+                {"role": "system", "content": "Late rule."}
+            ]
+        });
+        let req = decode_request(&body).unwrap();
+        assert_eq!(req.system, vec!["Be brief.", "Late rule."]);
+        let expected = vec![
+            Message {
+                role: Role::User,
+                parts: vec![Part::Text("a".into()), Part::Text("b".into())],
+            },
+            Message {
+                role: Role::Assistant,
+                parts: vec![
+                    Part::Thinking {
+                        text: "s1\n\ns2".into(),
+                        signature: None,
+                    },
+                    Part::Text("On it.".into()),
+                    Part::ToolCall(ToolCall {
+                        id: "c1".into(),
+                        name: "f".into(),
+                        arguments: "{}".into(),
+                    }),
+                    Part::ToolCall(ToolCall {
+                        id: "c2".into(),
+                        name: "g".into(),
+                        arguments: "{\"x\":1}".into(),
+                    }),
+                ],
+            },
+            Message {
+                role: Role::User,
+                parts: vec![
+                    Part::ToolResult(ToolResult {
+                        call_id: "c1".into(),
+                        name: None,
+                        content: vec![
+                            Part::Text("one".into()),
+                            Part::Image(ImageSource::Base64 {
+                                media_type: "image/jpeg".into(),
+                                data: "AAAA".into(),
+                            }),
+                        ],
+                        is_error: false,
+                    }),
+                    Part::ToolResult(ToolResult {
+                        call_id: "c2".into(),
+                        name: None,
+                        content: vec![Part::Text("two".into())],
+                        is_error: false,
+                    }),
+                ],
+            },
+        ];
+        assert_eq!(req.messages, expected);
+    }
+
+    #[test]
+    fn output_sent_back_as_input_round_trips() {
+        // What SDK users do: `input += response.output`, then the tool outputs.
+        let answer = ChatResponse {
+            id: "msg_01abc".into(),
+            model: "claude".into(),
+            created: 1,
+            parts: vec![
+                Part::Thinking {
+                    text: "Think.".into(),
+                    signature: Some("sig".into()),
+                },
+                Part::RedactedThinking {
+                    data: "opaque".into(),
+                },
+                Part::Text("Let me look.".into()),
+                Part::ToolCall(ToolCall {
+                    id: "toolu_1".into(),
+                    name: "f".into(),
+                    arguments: "{\"a\":1}".into(),
+                }),
+            ],
+            stop: StopReason::ToolUse,
+            usage: Usage::default(),
+        };
+        let encoded = encode_response(&answer);
+        assert_eq!(encoded["id"], "resp_msg_01abc");
+        let mut input = vec![serde_json::json!({"role": "user", "content": "q"})];
+        input.extend(encoded["output"].as_array().unwrap().iter().cloned());
+        input.push(
+            serde_json::json!({"type": "function_call_output", "call_id": "toolu_1", "output": "r"}),
+        );
+        let req = decode_request(&serde_json::json!({"model": "m", "input": input})).unwrap();
+        assert_eq!(req.messages.len(), 3);
+        assert_eq!(req.messages[1].role, Role::Assistant);
+        assert_eq!(req.messages[1].parts, answer.parts);
+    }
+
+    #[test]
+    fn tool_and_format_variants() {
+        let req = decode_request(&serde_json::json!({
+            "model": "m",
+            "input": "x",
+            "tools": [
+                {"type": "function", "name": "a", "parameters": null, "strict": true},
+                {"type": "function", "name": "b", "description": "B", "parameters": {"type": "object"}, "strict": false},
+                {"type": "function", "name": "c", "parameters": {"type": "object"}}
+            ],
+            "tool_choice": {"type": "allowed_tools", "mode": "required", "tools": [
+                {"type": "function", "name": "a"}, {"type": "function", "name": "c"}]},
+            "parallel_tool_calls": false,
+            "text": {"format": {"type": "json_object"}, "verbosity": "medium"},
+            "reasoning": {"effort": "high", "summary": null},
+            "stream": true,
+            "safety_identifier": "u-1",
+            "store": false,
+            "metadata": {"k": "v"},
+            "truncation": "auto",
+            "previous_response_id": null,
+            "temperature": null
+        }))
+        .unwrap();
+        let names: Vec<&str> = req.tools.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, ["a", "c"]);
+        assert_eq!(
+            req.tools[0].parameters,
+            serde_json::json!({"type": "object"})
+        );
+        assert_eq!(req.tools[0].strict, Some(true));
+        assert_eq!(req.tools[1].strict, None);
+        assert_eq!(req.tool_choice, Some(ToolChoice::Required));
+        assert_eq!(req.parallel_tool_calls, Some(false));
+        assert_eq!(req.response_format, ResponseFormat::JsonObject);
+        assert_eq!(
+            req.reasoning,
+            Some(Reasoning {
+                effort: Some("high".into()),
+                budget_tokens: None,
+                include_thoughts: false,
+            })
+        );
+        assert!(req.stream);
+        assert_eq!(req.user.as_deref(), Some("u-1"));
+        assert_eq!(req.temperature, None);
+
+        let req = decode_request(&serde_json::json!({
+            "model": "m", "input": "x",
+            "tools": [{"type": "function", "name": "a", "parameters": {"type": "object"}}],
+            "tool_choice": {"type": "function", "name": "a"},
+            "user": "u-2", "safety_identifier": "ignored"
+        }))
+        .unwrap();
+        assert_eq!(req.tool_choice, Some(ToolChoice::Tool("a".into())));
+        assert_eq!(req.user.as_deref(), Some("u-2"));
+        for (choice, expected) in [
+            ("auto", ToolChoice::Auto),
+            ("none", ToolChoice::None),
+            ("required", ToolChoice::Required),
+        ] {
+            let req = decode_request(
+                &serde_json::json!({"model": "m", "input": "x", "tool_choice": choice}),
+            )
+            .unwrap();
+            assert_eq!(req.tool_choice, Some(expected));
+        }
+    }
+
+    #[test]
+    fn image_urls() {
+        let decode = |url: &str| {
+            decode_request(
+                &serde_json::json!({"model": "m", "input": [{"role": "user", "content": [
+                {"type": "input_image", "image_url": url, "detail": "high"}]}]}),
+            )
+            .map(|r| r.messages[0].parts[0].clone())
+        };
+        assert_eq!(
+            decode("data:image/webp;charset=x;base64,QUJD").unwrap(),
+            Part::Image(ImageSource::Base64 {
+                media_type: "image/webp".into(),
+                data: "QUJD".into()
+            })
+        );
+        assert_eq!(
+            decode("http://e/x.gif").unwrap(),
+            Part::Image(ImageSource::Url("http://e/x.gif".into()))
+        );
+        for bad in [
+            "data:image/png,plain",
+            "data:image/png;base64",
+            "data:;base64,QQ==",
+        ] {
+            assert!(
+                matches!(decode(bad), Err(TranslateError::Invalid(m)) if m.contains("input[0].content[0].image_url")),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn refuses_what_other_providers_cannot_honour() {
+        let base = serde_json::json!({"model": "m", "input": "x"});
+        let cases: Vec<(Value, &str)> = vec![
+            (
+                serde_json::json!({"previous_response_id": "resp_1"}),
+                "previous_response_id",
+            ),
+            (
+                serde_json::json!({"conversation": "conv_1"}),
+                "conversation",
+            ),
+            (serde_json::json!({"prompt": {"id": "pmpt_1"}}), "prompt"),
+            (serde_json::json!({"background": true}), "background"),
+            (serde_json::json!({"top_logprobs": 3}), "top_logprobs"),
+            (
+                serde_json::json!({"include": ["message.output_text.logprobs"]}),
+                "logprobs",
+            ),
+            (
+                serde_json::json!({"tools": [{"type": "web_search"}]}),
+                "`web_search`",
+            ),
+            (
+                serde_json::json!({"tools": [{"type": "file_search", "vector_store_ids": ["vs"]}]}),
+                "`file_search`",
+            ),
+            (
+                serde_json::json!({"tools": [{"type": "computer_use_preview"}]}),
+                "`computer_use_preview`",
+            ),
+            (
+                serde_json::json!({"tools": [{"type": "custom", "name": "x"}]}),
+                "`custom`",
+            ),
+            (
+                serde_json::json!({"tool_choice": {"type": "web_search_preview"}}),
+                "`web_search_preview`",
+            ),
+            (
+                serde_json::json!({"tool_choice": {"type": "allowed_tools", "mode": "auto", "tools": [{"type": "mcp", "server_label": "s"}]}}),
+                "`mcp`",
+            ),
+            (
+                serde_json::json!({"text": {"verbosity": "low"}}),
+                "verbosity",
+            ),
+            (
+                serde_json::json!({"input": [{"type": "item_reference", "id": "msg_1"}]}),
+                "item_reference",
+            ),
+            (
+                serde_json::json!({"input": [{"type": "web_search_call", "id": "ws_1"}]}),
+                "`web_search_call`",
+            ),
+            (
+                serde_json::json!({"input": [{"role": "user", "content": [{"type": "input_image", "file_id": "file-1", "detail": "auto"}]}]}),
+                "file_id",
+            ),
+            (
+                serde_json::json!({"input": [{"role": "user", "content": [{"type": "input_file", "file_id": "file-1"}]}]}),
+                "input_file",
+            ),
+            (
+                serde_json::json!({"input": [{"role": "system", "content": [{"type": "input_image", "image_url": "https://e/i.png"}]}]}),
+                "system",
+            ),
+        ];
+        for (patch, needle) in cases {
+            let mut body = base.clone();
+            for (k, v) in patch.as_object().unwrap() {
+                body[k] = v.clone();
+            }
+            match decode_request(&body) {
+                Err(TranslateError::Unsupported(m)) => {
+                    assert!(m.contains(needle), "{m} / {needle}")
+                }
+                other => panic!("{patch}: expected Unsupported, got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn malformed_requests_name_the_field() {
+        let cases: Vec<(Value, &str)> = vec![
+            (serde_json::json!([]), "JSON object"),
+            (serde_json::json!({"input": "x"}), "model"),
+            (serde_json::json!({"model": 1, "input": "x"}), "model"),
+            (serde_json::json!({"model": "m"}), "input"),
+            (serde_json::json!({"model": "m", "input": 3}), "input"),
+            (serde_json::json!({"model": "m", "input": [1]}), "input[0]"),
+            (
+                serde_json::json!({"model": "m", "input": [{"content": "x"}]}),
+                "input[0].role",
+            ),
+            (
+                serde_json::json!({"model": "m", "input": [{"role": "tool", "content": "x"}]}),
+                "input[0].role",
+            ),
+            (
+                serde_json::json!({"model": "m", "input": [{"role": "user"}]}),
+                "input[0].content",
+            ),
+            (
+                serde_json::json!({"model": "m", "input": [{"role": "user", "content": [{"text": "x"}]}]}),
+                "input[0].content[0].type",
+            ),
+            (
+                serde_json::json!({"model": "m", "input": [{"role": "user", "content": [{"type": "input_text"}]}]}),
+                "input[0].content[0].text",
+            ),
+            (
+                serde_json::json!({"model": "m", "input": [{"type": "function_call", "name": "f", "arguments": "{}"}]}),
+                "input[0].call_id",
+            ),
+            (
+                serde_json::json!({"model": "m", "input": [{"type": "function_call", "call_id": "c", "name": "f", "arguments": {}}]}),
+                "input[0].arguments",
+            ),
+            (
+                serde_json::json!({"model": "m", "input": [{"type": "function_call_output", "call_id": "c"}]}),
+                "input[0].output",
+            ),
+            (
+                serde_json::json!({"model": "m", "input": [{"type": "reasoning", "summary": "x"}]}),
+                "input[0].summary",
+            ),
+            (
+                serde_json::json!({"model": "m", "input": "x", "temperature": "hot"}),
+                "temperature",
+            ),
+            (
+                serde_json::json!({"model": "m", "input": "x", "max_output_tokens": -1}),
+                "max_output_tokens",
+            ),
+            (
+                serde_json::json!({"model": "m", "input": "x", "stream": "yes"}),
+                "stream",
+            ),
+            (
+                serde_json::json!({"model": "m", "input": "x", "tools": {}}),
+                "tools",
+            ),
+            (
+                serde_json::json!({"model": "m", "input": "x", "tools": [{"type": "function"}]}),
+                "tools[0].name",
+            ),
+            (
+                serde_json::json!({"model": "m", "input": "x", "tools": [{"type": "function", "name": "f", "parameters": "x"}]}),
+                "tools[0].parameters",
+            ),
+            (
+                serde_json::json!({"model": "m", "input": "x", "tool_choice": "any"}),
+                "tool_choice",
+            ),
+            (
+                serde_json::json!({"model": "m", "input": "x", "tool_choice": {"type": "function"}}),
+                "tool_choice.name",
+            ),
+            (
+                serde_json::json!({"model": "m", "input": "x", "text": {"format": {"type": "json_schema", "name": "n"}}}),
+                "text.format.schema",
+            ),
+            (
+                serde_json::json!({"model": "m", "input": "x", "text": {"format": {"type": "xml"}}}),
+                "text.format.type",
+            ),
+            (
+                serde_json::json!({"model": "m", "input": "x", "reasoning": {"effort": 1}}),
+                "reasoning.effort",
+            ),
+            (
+                serde_json::json!({"model": "m", "input": "x", "include": "all"}),
+                "include",
+            ),
+        ];
+        for (body, needle) in cases {
+            match decode_request(&body) {
+                Err(TranslateError::Invalid(m)) => assert!(m.contains(needle), "{m} / {needle}"),
+                other => panic!("{body}: expected Invalid, got {other:?}"),
+            }
+        }
+    }
+
+    // --- responses ------------------------------------------------------------------------
+
+    #[test]
+    fn golden_text_response() {
+        assert_eq!(
+            encode_response(&fixtures::text_response()),
+            json(fixture!("text.response.json"))
+        );
+    }
+
+    #[test]
+    fn golden_tool_response() {
+        assert_eq!(
+            encode_response(&fixtures::tool_response()),
+            json(fixture!("tool.response.json"))
+        );
+    }
+
+    #[test]
+    fn response_statuses_and_echo() {
+        let mut resp = fixtures::tool_response();
+        resp.stop = StopReason::MaxTokens;
+        let v = encode_response(&resp);
+        assert_eq!(v["status"], "incomplete");
+        assert_eq!(
+            v["incomplete_details"],
+            serde_json::json!({"reason": "max_output_tokens"})
+        );
+        assert_eq!(v["output"][0]["status"], "completed");
+        assert_eq!(v["output"][1]["status"], "incomplete");
+
+        resp.stop = StopReason::ContentFilter;
+        assert_eq!(
+            encode_response(&resp)["incomplete_details"]["reason"],
+            "content_filter"
+        );
+        for stop in [
+            StopReason::EndTurn,
+            StopReason::StopSequence(Some("x".into())),
+            StopReason::Refusal,
+            StopReason::Other("weird".into()),
+        ] {
+            resp.stop = stop;
+            let v = encode_response(&resp);
+            assert_eq!(v["status"], "completed");
+            assert_eq!(v["incomplete_details"], Value::Null);
+        }
+
+        let mut req = fixtures::json_schema_request();
+        req.system = vec!["A".into(), "B".into()];
+        req.tool_choice = Some(ToolChoice::Tool("get_weather".into()));
+        req.reasoning = Some(Reasoning {
+            effort: Some("medium".into()),
+            budget_tokens: None,
+            include_thoughts: true,
+        });
+        req.user = Some("u".into());
+        let v = encode_response_with_request(&fixtures::text_response(), &req);
+        assert_eq!(v["instructions"], "A\n\nB");
+        assert_eq!(v["max_output_tokens"], 50);
+        assert_eq!(
+            v["tool_choice"],
+            serde_json::json!({"type": "function", "name": "get_weather"})
+        );
+        assert_eq!(v["text"]["format"]["type"], "json_schema");
+        assert_eq!(v["text"]["format"]["name"], "city");
+        assert_eq!(v["text"]["format"]["strict"], true);
+        assert_eq!(
+            v["reasoning"],
+            serde_json::json!({"effort": "medium", "summary": "auto"})
+        );
+        assert_eq!(v["user"], "u");
+    }
+
+    #[test]
+    fn usage_details() {
+        let mut resp = fixtures::text_response();
+        resp.usage = Usage {
+            input_tokens: 100,
+            output_tokens: 40,
+            cached_input_tokens: 60,
+            cache_creation_input_tokens: 20,
+            reasoning_tokens: 30,
+        };
+        assert_eq!(
+            encode_response(&resp)["usage"],
+            serde_json::json!({
+                "input_tokens": 100,
+                "input_tokens_details": {"cached_tokens": 60, "cache_write_tokens": 20},
+                "output_tokens": 40,
+                "output_tokens_details": {"reasoning_tokens": 30},
+                "total_tokens": 140
+            })
+        );
+    }
+
+    // --- streams --------------------------------------------------------------------------
+
+    /// Encodes `events`, checking that `Finish` and `Usage` write nothing before `finish()`.
+    fn encode_stream(req: &ChatRequest, events: &[StreamEvent]) -> Vec<u8> {
+        let mut enc = StreamEncoder::new(req).with_created(1_700_000_000);
+        let mut out = Vec::new();
+        for event in events {
+            let before = out.len();
+            enc.event(event, &mut out);
+            if matches!(event, StreamEvent::Finish(_) | StreamEvent::Usage(_)) {
+                assert_eq!(out.len(), before, "{event:?} must be held until finish()");
+            }
+        }
+        enc.finish(&mut out);
+        out
+    }
+
+    /// Parses SSE bytes fed in pieces of pseudo-random sizes.
+    fn parse_sse(bytes: &[u8], seed: u64) -> Vec<(String, Value)> {
+        let mut parser = SseParser::new();
+        let mut events = Vec::new();
+        let mut state = seed;
+        let mut rest = bytes;
+        while !rest.is_empty() {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let n = ((state >> 33) as usize % 97 + 1).min(rest.len());
+            parser.feed(&rest[..n], &mut events).unwrap();
+            rest = &rest[n..];
+        }
+        parser.end(&mut events);
+        events
+            .into_iter()
+            .map(|e| {
+                (
+                    e.event,
+                    serde_json::from_str(&e.data).expect("event data is JSON"),
+                )
+            })
+            .collect()
+    }
+
+    fn has(v: &Value, keys: &[&str], what: &str) {
+        for key in keys {
+            assert!(
+                v.get(key).is_some_and(|x| !x.is_null()),
+                "{what} lacks `{key}`: {v}"
+            );
+        }
+    }
+
+    fn check_item(item: &Value) {
+        match item["type"].as_str() {
+            Some("message") => {
+                has(item, &["id", "role", "status", "content"], "message item");
+                for part in item["content"].as_array().unwrap() {
+                    has(part, &["type", "text", "annotations"], "output_text part");
+                }
+            }
+            Some("function_call") => has(
+                item,
+                &["id", "call_id", "name", "arguments", "status"],
+                "function_call item",
+            ),
+            Some("reasoning") => has(item, &["id", "summary"], "reasoning item"),
+            other => panic!("unexpected item type {other:?}"),
+        }
+    }
+
+    fn check_response_object(resp: &Value) {
+        has(
+            resp,
+            &[
+                "id",
+                "object",
+                "created_at",
+                "model",
+                "output",
+                "parallel_tool_calls",
+                "tool_choice",
+                "tools",
+                "status",
+            ],
+            "response",
+        );
+        assert_eq!(resp["object"], "response");
+        resp["output"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .for_each(check_item);
+    }
+
+    /// Checks what the openai SDK relies on: names match types, sequence numbers count from 0,
+    /// `response.created` comes first, every event has its required fields, content events
+    /// refer to items already added, and replaying the deltas gives the final output.
+    fn check_events(events: &[(String, Value)]) {
+        assert_eq!(events[0].0, "response.created");
+        let mut items: Vec<Value> = Vec::new();
+        let mut done: Vec<Option<Value>> = Vec::new();
+        for (n, (name, data)) in events.iter().enumerate() {
+            assert_eq!(data["type"], name.as_str());
+            assert_eq!(data["sequence_number"], n);
+            let required: &[&str] = match name.as_str() {
+                "response.created"
+                | "response.in_progress"
+                | "response.completed"
+                | "response.incomplete"
+                | "response.failed" => &["response"],
+                "response.output_item.added" | "response.output_item.done" => {
+                    &["output_index", "item"]
+                }
+                "response.content_part.added" | "response.content_part.done" => {
+                    &["item_id", "output_index", "content_index", "part"]
+                }
+                "response.output_text.delta" => &[
+                    "item_id",
+                    "output_index",
+                    "content_index",
+                    "delta",
+                    "logprobs",
+                ],
+                "response.output_text.done" => &[
+                    "item_id",
+                    "output_index",
+                    "content_index",
+                    "text",
+                    "logprobs",
+                ],
+                "response.function_call_arguments.delta" => &["item_id", "output_index", "delta"],
+                "response.function_call_arguments.done" => {
+                    &["item_id", "output_index", "arguments"]
+                }
+                "response.reasoning_summary_part.added"
+                | "response.reasoning_summary_part.done" => {
+                    &["item_id", "output_index", "summary_index", "part"]
+                }
+                "response.reasoning_summary_text.delta" => {
+                    &["item_id", "output_index", "summary_index", "delta"]
+                }
+                "response.reasoning_summary_text.done" => {
+                    &["item_id", "output_index", "summary_index", "text"]
+                }
+                "error" => &["message"],
+                other => panic!("unexpected event {other}"),
+            };
+            has(data, required, name);
+            let oi = data["output_index"].as_u64().map(|i| i as usize);
+            if let Some(oi) = oi {
+                if name != "response.output_item.added" {
+                    assert!(oi < items.len(), "{name} before its item was added");
+                    if let Some(id) = data.get("item_id") {
+                        assert_eq!(id, &items[oi]["id"]);
+                    }
+                }
+            }
+            let text_of = |v: &Value| v.as_str().unwrap_or_default().to_string();
+            match name.as_str() {
+                "response.created" | "response.in_progress" => {
+                    check_response_object(&data["response"]);
+                    assert_eq!(data["response"]["status"], "in_progress");
+                }
+                "response.output_item.added" => {
+                    assert_eq!(oi, Some(items.len()));
+                    check_item(&data["item"]);
+                    items.push(data["item"].clone());
+                    done.push(None);
+                }
+                "response.content_part.added" => {
+                    let content = items[oi.unwrap()]["content"].as_array_mut().unwrap();
+                    assert_eq!(data["content_index"], content.len());
+                    content.push(data["part"].clone());
+                }
+                "response.output_text.delta" => {
+                    let part = &mut items[oi.unwrap()]["content"]
+                        [data["content_index"].as_u64().unwrap() as usize];
+                    part["text"] = json!(text_of(&part["text"]) + &text_of(&data["delta"]));
+                }
+                "response.output_text.done" | "response.content_part.done" => {
+                    let part = &items[oi.unwrap()]["content"]
+                        [data["content_index"].as_u64().unwrap() as usize];
+                    let text = data.get("text").unwrap_or(&data["part"]["text"]);
+                    assert_eq!(&part["text"], text);
+                }
+                "response.function_call_arguments.delta" => {
+                    let item = &mut items[oi.unwrap()];
+                    item["arguments"] =
+                        json!(text_of(&item["arguments"]) + &text_of(&data["delta"]));
+                }
+                "response.function_call_arguments.done" => {
+                    assert_eq!(items[oi.unwrap()]["arguments"], data["arguments"]);
+                }
+                "response.reasoning_summary_part.added" => {
+                    let summary = items[oi.unwrap()]["summary"].as_array_mut().unwrap();
+                    assert_eq!(data["summary_index"], summary.len());
+                    summary.push(data["part"].clone());
+                }
+                "response.reasoning_summary_text.delta" => {
+                    let part = &mut items[oi.unwrap()]["summary"]
+                        [data["summary_index"].as_u64().unwrap() as usize];
+                    part["text"] = json!(text_of(&part["text"]) + &text_of(&data["delta"]));
+                }
+                "response.reasoning_summary_text.done" | "response.reasoning_summary_part.done" => {
+                    let part = &items[oi.unwrap()]["summary"]
+                        [data["summary_index"].as_u64().unwrap() as usize];
+                    let text = data.get("text").unwrap_or(&data["part"]["text"]);
+                    assert_eq!(&part["text"], text);
+                }
+                "response.output_item.done" => {
+                    let item = &data["item"];
+                    check_item(item);
+                    let acc = &items[oi.unwrap()];
+                    assert_eq!(item["id"], acc["id"]);
+                    for key in ["content", "arguments", "summary"] {
+                        if let Some(v) = acc.get(key) {
+                            assert_eq!(&item[key], v, "{key} of item {}", item["id"]);
+                        }
+                    }
+                    done[oi.unwrap()] = Some(item.clone());
+                }
+                "response.completed" | "response.incomplete" => {
+                    assert_eq!(n, events.len() - 1, "{name} must be last");
+                    let resp = &data["response"];
+                    check_response_object(resp);
+                    let finished: Vec<Value> = done.iter().map(|d| d.clone().unwrap()).collect();
+                    assert_eq!(resp["output"], Value::Array(finished));
+                    has(
+                        &resp["usage"],
+                        &[
+                            "input_tokens",
+                            "input_tokens_details",
+                            "output_tokens",
+                            "output_tokens_details",
+                            "total_tokens",
+                        ],
+                        "usage",
+                    );
+                }
+                "response.failed" => check_response_object(&data["response"]),
+                _ => {}
+            }
+        }
+    }
+
+    fn assert_stream_matches(produced: &[u8], fixture: &str) {
+        let expected = parse_sse(fixture.as_bytes(), 1);
+        for seed in 0..20 {
+            let got = parse_sse(produced, seed);
+            assert_eq!(got.len(), expected.len());
+            for (g, e) in got.iter().zip(&expected) {
+                assert_eq!(g, e);
+            }
+        }
+        check_events(&expected);
+    }
+
+    #[test]
+    fn golden_text_stream() {
+        let produced = encode_stream(&fixtures::text_request(), &fixtures::text_stream());
+        assert_stream_matches(&produced, fixture!("text_stream.sse"));
+    }
+
+    #[test]
+    fn golden_tool_stream() {
+        let produced = encode_stream(&fixtures::tool_request(), &fixtures::tool_stream());
+        assert_stream_matches(&produced, fixture!("tool_stream.sse"));
+    }
+
+    #[test]
+    fn stream_final_response_equals_non_streamed_one() {
+        // The same answer, streamed or not, gives the same response object (bar the echo).
+        let events = fixtures::tool_stream();
+        let events = parse_sse(&encode_stream(&ChatRequest::default(), &events), 7);
+        let last = &events.last().unwrap().1["response"];
+        let answer = ChatResponse {
+            id: "resp_2".into(),
+            model: "test-model".into(),
+            created: 1_700_000_000,
+            parts: vec![
+                Part::Thinking {
+                    text: "Need the tool.".into(),
+                    signature: Some("sig-xyz".into()),
+                },
+                Part::Text("Checking.".into()),
+                Part::ToolCall(ToolCall {
+                    id: "call_9".into(),
+                    name: "get_weather".into(),
+                    arguments: r#"{"city":"Paris"}"#.into(),
+                }),
+            ],
+            stop: StopReason::ToolUse,
+            usage: Usage {
+                input_tokens: 30,
+                output_tokens: 15,
+                ..Usage::default()
+            },
+        };
+        assert_eq!(last, &encode_response(&answer));
+    }
+
+    #[test]
+    fn stream_incomplete_on_max_tokens() {
+        let events = vec![
+            StreamEvent::Start {
+                id: "r9".into(),
+                model: "m".into(),
+            },
+            StreamEvent::TextDelta("Once upon".into()),
+            StreamEvent::Usage(Usage {
+                input_tokens: 5,
+                ..Usage::default()
+            }),
+            StreamEvent::Finish(StopReason::MaxTokens),
+            StreamEvent::Usage(Usage {
+                output_tokens: 2,
+                ..Usage::default()
+            }),
+        ];
+        let parsed = parse_sse(&encode_stream(&ChatRequest::default(), &events), 3);
+        check_events(&parsed);
+        let (name, last) = parsed.last().unwrap();
+        assert_eq!(name, "response.incomplete");
+        let resp = &last["response"];
+        assert_eq!(resp["id"], "resp_r9");
+        assert_eq!(resp["status"], "incomplete");
+        assert_eq!(resp["incomplete_details"]["reason"], "max_output_tokens");
+        assert_eq!(resp["output"][0]["id"], "msg_r9_0");
+        assert_eq!(resp["output"][0]["status"], "incomplete");
+        assert_eq!(resp["usage"]["input_tokens"], 5);
+        assert_eq!(resp["usage"]["output_tokens"], 2);
+        assert_eq!(resp["usage"]["total_tokens"], 7);
+    }
+
+    #[test]
+    fn stream_thinking_blocks_signatures_and_redaction() {
+        let events = vec![
+            StreamEvent::Start {
+                id: "resp_t".into(),
+                model: "m".into(),
+            },
+            StreamEvent::ThinkingDelta("a".into()),
+            StreamEvent::ThinkingDelta("b".into()),
+            StreamEvent::RedactedThinking("blob".into()),
+            StreamEvent::ThinkingSignature("lonely".into()),
+            StreamEvent::ThinkingDelta("c".into()),
+            StreamEvent::TextDelta("done".into()),
+            StreamEvent::Finish(StopReason::EndTurn),
+        ];
+        let parsed = parse_sse(&encode_stream(&ChatRequest::default(), &events), 5);
+        check_events(&parsed);
+        let output = parsed.last().unwrap().1["response"]["output"].clone();
+        assert_eq!(
+            output,
+            serde_json::json!([
+                {"id": "rs_t_0", "type": "reasoning", "summary": [{"type": "summary_text", "text": "ab"}]},
+                {"id": "rs_t_1", "type": "reasoning", "summary": [], "encrypted_content": "shardgate-redacted:blob"},
+                {"id": "rs_t_2", "type": "reasoning", "summary": [], "encrypted_content": "lonely"},
+                {"id": "rs_t_3", "type": "reasoning", "summary": [{"type": "summary_text", "text": "c"}]},
+                {"id": "msg_t_4", "type": "message", "status": "completed", "role": "assistant",
+                 "content": [{"type": "output_text", "annotations": [], "logprobs": [], "text": "done"}]}
+            ])
+        );
+        // Sent back, these are the canonical parts again.
+        let mut input = output.as_array().unwrap().clone();
+        input.insert(0, serde_json::json!({"role": "user", "content": "q"}));
+        let req = decode_request(&serde_json::json!({"model": "m", "input": input})).unwrap();
+        assert_eq!(
+            req.messages[1].parts,
+            vec![
+                Part::Thinking {
+                    text: "ab".into(),
+                    signature: None
+                },
+                Part::RedactedThinking {
+                    data: "blob".into()
+                },
+                Part::Thinking {
+                    text: String::new(),
+                    signature: Some("lonely".into())
+                },
+                Part::Thinking {
+                    text: "c".into(),
+                    signature: None
+                },
+                Part::Text("done".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn stream_parallel_tool_calls() {
+        let call = |index: u32, id: &str| StreamEvent::ToolCallStart {
+            index,
+            id: id.into(),
+            name: "f".into(),
+        };
+        let delta = |index: u32, a: &str| StreamEvent::ToolCallDelta {
+            index,
+            arguments: a.into(),
+        };
+        let events = vec![
+            StreamEvent::Start {
+                id: "resp_p".into(),
+                model: "m".into(),
+            },
+            call(0, "c0"),
+            delta(0, "{\"a\":"),
+            delta(0, "1}"),
+            call(1, "c1"),
+            delta(1, "{}"),
+            StreamEvent::Finish(StopReason::ToolUse),
+        ];
+        let parsed = parse_sse(&encode_stream(&ChatRequest::default(), &events), 9);
+        check_events(&parsed);
+        let output = &parsed.last().unwrap().1["response"]["output"];
+        assert_eq!(output[0]["call_id"], "c0");
+        assert_eq!(output[0]["arguments"], "{\"a\":1}");
+        assert_eq!(output[1]["call_id"], "c1");
+        assert_eq!(output[1]["arguments"], "{}");
+
+        // A provider that interleaves: the late piece still reaches the final response.
+        let events = vec![
+            call(0, "c0"),
+            delta(0, "{\"a\":"),
+            call(1, "c1"),
+            delta(0, "1}"),
+            delta(1, "{}"),
+        ];
+        let parsed = parse_sse(&encode_stream(&ChatRequest::default(), &events), 9);
+        assert_eq!(parsed[0].0, "response.created");
+        assert!(parsed[0].1["response"]["id"]
+            .as_str()
+            .unwrap()
+            .starts_with("resp_"));
+        let output = &parsed.last().unwrap().1["response"]["output"];
+        assert_eq!(output[0]["arguments"], "{\"a\":1}");
+        assert_eq!(output[1]["arguments"], "{}");
+    }
+
+    #[test]
+    fn stream_error_ends_with_failed_and_error_events() {
+        let mut enc = StreamEncoder::new(&fixtures::text_request()).with_created(5);
+        let mut out = Vec::new();
+        enc.event(
+            &StreamEvent::Start {
+                id: "resp_e".into(),
+                model: "m".into(),
+            },
+            &mut out,
+        );
+        enc.event(&StreamEvent::TextDelta("Par".into()), &mut out);
+        let err = ProviderError {
+            status: 529,
+            class: ErrorClass::Overloaded,
+            message: "Overloaded".into(),
+            code: Some("overloaded_error".into()),
+        };
+        enc.error(&err, &mut out);
+        let len = out.len();
+        enc.finish(&mut out);
+        enc.event(&StreamEvent::TextDelta("x".into()), &mut out);
+        assert_eq!(out.len(), len, "nothing after the error");
+
+        let parsed = parse_sse(&out, 2);
+        check_events(&parsed);
+        let names: Vec<&str> = parsed.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "response.created",
+                "response.in_progress",
+                "response.output_item.added",
+                "response.content_part.added",
+                "response.output_text.delta",
+                "response.failed",
+                "error"
+            ]
+        );
+        let failed = &parsed[5].1["response"];
+        assert_eq!(failed["status"], "failed");
+        assert_eq!(
+            failed["error"],
+            serde_json::json!({"code": "server_error", "message": "Overloaded"})
+        );
+        assert_eq!(failed["output"][0]["status"], "incomplete");
+        assert_eq!(failed["output"][0]["content"][0]["text"], "Par");
+        let error = &parsed[6].1;
+        assert_eq!(error["message"], "Overloaded");
+        assert_eq!(error["code"], "overloaded_error");
+        assert_eq!(error["param"], Value::Null);
+        // The nested object is what makes openai-python and openai-node raise an APIError.
+        assert_eq!(error["error"]["message"], "Overloaded");
+        assert_eq!(error["error"]["type"], "server_error");
+
+        // Failing before anything was sent still opens the stream properly.
+        let mut enc = StreamEncoder::new(&ChatRequest::default());
+        let mut out = Vec::new();
+        enc.error(&ProviderError::new(429, "slow down"), &mut out);
+        let parsed = parse_sse(&out, 4);
+        check_events(&parsed);
+        let names: Vec<&str> = parsed.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "response.created",
+                "response.in_progress",
+                "response.failed",
+                "error"
+            ]
+        );
+        assert_eq!(
+            parsed[2].1["response"]["error"]["code"],
+            "rate_limit_exceeded"
+        );
+        assert_eq!(parsed[3].1["code"], "rate_limit_exceeded");
+    }
+
+    // --- errors ---------------------------------------------------------------------------
+
+    #[test]
+    fn error_bodies() {
+        let body = |err: &ProviderError| json(std::str::from_utf8(&encode_error(err)).unwrap());
+        assert_eq!(
+            body(&ProviderError::new(400, "bad input")),
+            serde_json::json!({"error": {"message": "bad input", "type": "invalid_request_error", "param": null, "code": null}})
+        );
+        let mut limited = ProviderError::new(429, "Rate limited");
+        limited.code = Some("rate_limit_exceeded".into());
+        assert_eq!(
+            body(&limited),
+            serde_json::json!({"error": {"message": "Rate limited", "type": "rate_limit_error", "param": null, "code": "rate_limit_exceeded"}})
+        );
+        for (status, kind) in [
+            (401, "authentication_error"),
+            (403, "permission_error"),
+            (404, "not_found_error"),
+            (413, "invalid_request_error"),
+            (500, "server_error"),
+            (503, "server_error"),
+            (504, "server_error"),
+        ] {
+            assert_eq!(
+                body(&ProviderError::new(status, "x"))["error"]["type"],
+                kind
+            );
+        }
     }
 }

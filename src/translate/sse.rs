@@ -115,7 +115,8 @@ mod tests {
 
     #[test]
     fn parses_events_cut_anywhere() {
-        let stream = b"event: a\ndata: {\"x\":1}\n\n: comment\ndata: l1\r\ndata: l2\r\n\r\ndata: [DONE]\n\n";
+        let stream =
+            b"event: a\ndata: {\"x\":1}\n\n: comment\ndata: l1\r\ndata: l2\r\n\r\ndata: [DONE]\n\n";
         for cut in 0..stream.len() {
             let mut p = SseParser::new();
             let mut out = Vec::new();

@@ -23,8 +23,12 @@ pub enum BodyError {
 impl std::fmt::Display for BodyError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            BodyError::Cut(UpstreamFailure::Timeout) => write!(f, "no data within the provider timeout"),
-            BodyError::Cut(UpstreamFailure::Closed) => write!(f, "the provider closed the connection"),
+            BodyError::Cut(UpstreamFailure::Timeout) => {
+                write!(f, "no data within the provider timeout")
+            }
+            BodyError::Cut(UpstreamFailure::Closed) => {
+                write!(f, "the provider closed the connection")
+            }
             BodyError::Cut(UpstreamFailure::Io(e)) => write!(f, "connection error: {e}"),
             BodyError::Framing(m) => write!(f, "invalid chunked framing: {m}"),
             BodyError::TooLarge => write!(f, "response body too large"),
@@ -51,8 +55,7 @@ impl BodyReader {
                 _ => 0,
             },
             chunked: ChunkedDecoder::new(),
-            done: framing == ResponseFraming::Empty
-                || framing == ResponseFraming::Length(0),
+            done: framing == ResponseFraming::Empty || framing == ResponseFraming::Length(0),
         }
     }
 

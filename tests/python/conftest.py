@@ -192,16 +192,23 @@ def mock() -> Mock:
     p.stop()
 
 
-@pytest.fixture(scope="session")
-def gateway(mock: Mock, tmp_path_factory: pytest.TempPathFactory) -> Process:
+def start_gateway(config_text: str, directory: Path) -> Process:
+    """Writes `config_text` to `directory/shardgate.toml` and starts the gateway on it (loopback,
+    kernel-chosen port)."""
     binary = _binary("SHARDGATE_BIN", "shardgate")
-    config = tmp_path_factory.mktemp("shardgate") / "shardgate.toml"
-    config.write_text(gateway_config(mock.url))
+    config = directory / "shardgate.toml"
+    config.write_text(config_text)
     p = Process(
         "shardgate",
         [str(binary), "--config", str(config), "--listen", "127.0.0.1:0"],
     )
     p.config_path = config
+    return p
+
+
+@pytest.fixture(scope="session")
+def gateway(mock: Mock, tmp_path_factory: pytest.TempPathFactory) -> Process:
+    p = start_gateway(gateway_config(mock.url), tmp_path_factory.mktemp("shardgate"))
     yield p
     p.stop()
 
@@ -226,5 +233,124 @@ def client(gateway: Process):
         max_retries=0,
         timeout=30.0,
     )
+    yield c
+    c.close()
+
+
+# --- the SDK matrix: one gateway with an OpenAI, an Anthropic and a Gemini provider, all three
+# pointing at the one mock (which answers each in its own format) --------------------------------
+
+
+class MatrixProvider:
+    """One provider of the matrix gateway: its name (the model prefix), kind, the API root the
+    mock is addressed under, its key, and the model the tests ask it for."""
+
+    def __init__(self, name: str, kind: str, root: str, key: str, model: str):
+        self.name = name
+        self.kind = kind
+        self.root = root
+        self.key = key
+        self.model = model
+
+    @property
+    def prefixed(self) -> str:
+        return f"{self.name}/{self.model}"
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+MATRIX_PROVIDERS = {
+    p.name: p
+    for p in (
+        MatrixProvider("openai", "openai", "/v1", "sk-provider-key", "gpt-4o-mini"),
+        MatrixProvider("anthropic", "anthropic", "/v1", "sk-ant-provider", "claude-sonnet-4-5"),
+        MatrixProvider("gemini", "gemini", "/v1beta", "gem-provider", "gemini-2.0-flash"),
+    )
+}
+ANTHROPIC_VERSION = "2023-06-01"
+
+
+def matrix_config(mock_url: str) -> str:
+    out = "[server]\nshards = 1\n"
+    for p in MATRIX_PROVIDERS.values():
+        out += f"""
+[[providers]]
+name = "{p.name}"
+kind = "{p.kind}"
+base_url = "{mock_url}{p.root}"
+api_key = "{p.key}"
+"""
+    return out
+
+
+@pytest.fixture(scope="session")
+def matrix_gateway(mock: Mock, tmp_path_factory: pytest.TempPathFactory) -> Process:
+    p = start_gateway(matrix_config(mock.url), tmp_path_factory.mktemp("shardgate-matrix"))
+    yield p
+    p.stop()
+
+
+@pytest.fixture
+def fresh_matrix_gateway(mock: Mock, tmp_path: Path) -> Process:
+    """A matrix gateway of this test's own (for tests whose upstream errors could leave state,
+    such as a key cooling down after a 429, that must not reach other tests)."""
+    p = start_gateway(matrix_config(mock.url), tmp_path)
+    yield p
+    p.stop()
+
+
+def make_openai_client(gw: Process):
+    import openai
+
+    return openai.OpenAI(
+        base_url=f"{gw.url}/v1", api_key=CALLER_KEY, max_retries=0, timeout=30.0
+    )
+
+
+def make_anthropic_client(gw: Process):
+    import anthropic
+
+    return anthropic.Anthropic(
+        base_url=f"{gw.url}/anthropic", api_key=CALLER_KEY, max_retries=0, timeout=30.0
+    )
+
+
+def make_genai_client(gw: Process, api_version: str | None = None):
+    from google import genai
+    from google.genai import types
+
+    return genai.Client(
+        api_key=CALLER_KEY,
+        vertexai=False,
+        http_options=types.HttpOptions(
+            base_url=f"{gw.url}/genai",
+            api_version=api_version,
+            timeout=30_000,
+            retry_options=types.HttpRetryOptions(attempts=1),
+        ),
+    )
+
+
+@pytest.fixture
+def openai_client(matrix_gateway: Process):
+    """The official OpenAI SDK on the matrix gateway (`/v1`), no retries."""
+    c = make_openai_client(matrix_gateway)
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def anthropic_client(matrix_gateway: Process):
+    """The official Anthropic SDK on the matrix gateway (`/anthropic`), no retries."""
+    c = make_anthropic_client(matrix_gateway)
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def genai_client(matrix_gateway: Process):
+    """The official google-genai SDK on the matrix gateway (`/genai`), no retries."""
+    c = make_genai_client(matrix_gateway)
     yield c
     c.close()

@@ -1,9 +1,9 @@
 //! Fault injection chosen by substrings of the requested model name (the JSON `model` field, or the
-//! model in a Gemini path). Several may combine, e.g. `slow-cut`.
+//! model in a Gemini path or, percent-decoded, a Bedrock path). Several may combine, e.g. `slow-cut`.
 //!
 //! | substring | effect |
 //! | --- | --- |
-//! | `fail429` | 429 with `retry-after: 1` and an error body in the route's dialect |
+//! | `fail429` | 429 with `retry-after: 1` and an error body in the route's dialect (Bedrock: plus `x-amzn-errortype`) |
 //! | `fail500` | 500 with an error body |
 //! | `fail503` | 503 with an error body |
 //! | `reset` | the connection is closed without a reply (earlier pipelined replies are sent first) |

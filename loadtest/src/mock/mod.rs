@@ -1,5 +1,6 @@
-//! `loadtest mock`: a fast mock LLM provider speaking the OpenAI, Anthropic and Gemini formats,
-//! streaming included, with fault injection chosen by model name and an inspection endpoint.
+//! `loadtest mock`: a fast mock LLM provider speaking the OpenAI, Anthropic, Gemini, Cohere v2 and
+//! AWS Bedrock (Converse) formats, streaming included, with fault injection chosen by model name and
+//! an inspection endpoint.
 //!
 //! Thread-per-core on monoio: each of `--threads` threads runs its own runtime (io_uring, or epoll
 //! when io_uring is unavailable) and its own `SO_REUSEPORT` listener on the same address.
@@ -7,10 +8,12 @@
 //! With `--tls-cert` and `--tls-key` every listener serves HTTPS instead (TLS 1.2/1.3, rustls);
 //! routes, faults, inspection, keep-alive, pipelining and streaming behave the same.
 //!
-//! Layout: [`http`] is the HTTP/1.1 codec, [`routes`] picks the answer, [`formats`] writes the three
-//! dialects, [`faults`] reads the fault names, [`inspect`] records requests, [`server`] runs
-//! connections (plain or TLS), [`tls`] loads the certificate.
+//! Layout: [`http`] is the HTTP/1.1 codec, [`routes`] picks the answer, [`formats`] writes the
+//! dialects, [`eventstream`] frames Bedrock's binary event stream, [`faults`] reads the fault names,
+//! [`inspect`] records requests, [`server`] runs connections (plain or TLS), [`tls`] loads the
+//! certificate.
 
+mod eventstream;
 mod faults;
 mod formats;
 mod http;

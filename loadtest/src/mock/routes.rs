@@ -2,8 +2,10 @@
 //! deliver it (a [`Plan`]).
 //!
 //! Routes match on the path's end so that any prefix works (`/openai/deployments/X/chat/completions`,
-//! `/anthropic/v1/messages`, `/genai/v1beta/models/M:generateContent`).
+//! `/anthropic/v1/messages`, `/genai/v1beta/models/M:generateContent`, `/cohere/v2/chat`,
+//! `/bedrock/model/ID/converse`).
 
+use std::borrow::Cow;
 use std::cell::Cell;
 use std::sync::Arc;
 
@@ -11,7 +13,9 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 
 use super::faults::Faults;
-use super::formats::{anthropic, error_body, gemini, openai, Call, Dialect, ReqBody};
+use super::formats::{
+    amz_error_type, anthropic, bedrock, cohere, error_body, gemini, openai, Call, Dialect, ReqBody,
+};
 use super::http::{self, Request};
 use super::inspect::Shared;
 use super::text::{now_secs, prompt_tokens};
@@ -19,6 +23,8 @@ use super::Config;
 
 /// Largest embedding dimension accepted.
 const MAX_DIMS: usize = 16_384;
+/// Embedding dimension when the request names none.
+const DEFAULT_DIMS: usize = 8;
 
 /// Per-thread context of the request handler.
 pub struct Ctx {
@@ -98,9 +104,10 @@ pub enum Action {
 
 /// A streaming response: each event is one HTTP chunk, written and flushed on its own.
 pub struct StreamPlan {
-    /// `text/event-stream`, or `application/json` for Gemini's streamed array.
+    /// `text/event-stream`, `application/json` for Gemini's streamed array, or
+    /// `application/vnd.amazon.eventstream` for Bedrock.
     pub content_type: &'static str,
-    /// The events (SSE events or JSON array pieces), in order.
+    /// The events (SSE events, JSON array pieces or event-stream messages), in order.
     pub events: Vec<Vec<u8>>,
     /// Drop the connection after the head and 2 events.
     pub cut: bool,
@@ -136,6 +143,18 @@ enum Route<'a> {
         model: &'a str,
         action: GeminiAction,
     },
+    CohereChat,
+    CohereEmbed,
+    /// Claude on Vertex AI: `.../models/{model}:rawPredict` or `:streamRawPredict`, Anthropic's
+    /// Messages format with the model in the path.
+    RawPredict {
+        model: &'a str,
+    },
+    /// `model` as it appears in the path (percent-encoded).
+    Bedrock {
+        model: &'a str,
+        stream: bool,
+    },
     Models,
     Model(&'a str),
     Health,
@@ -150,6 +169,23 @@ enum GeminiAction {
     Generate,
     Stream,
     CountTokens,
+    Embed,
+    BatchEmbed,
+}
+
+/// Bedrock's `/model/{modelId}/converse` and `/model/{modelId}/converse-stream` (any prefix).
+fn bedrock_route(path: &str) -> Option<Route<'_>> {
+    let (rest, stream) = match path.strip_suffix("/converse-stream") {
+        Some(rest) => (rest, true),
+        None => (path.strip_suffix("/converse")?, false),
+    };
+    let i = rest.find("/model/")?;
+    let model = &rest[i + "/model/".len()..];
+    Some(if model.is_empty() {
+        Route::NotFound
+    } else {
+        Route::Bedrock { model, stream }
+    })
 }
 
 fn route(path: &str) -> Route<'_> {
@@ -159,6 +195,9 @@ fn route(path: &str) -> Route<'_> {
             "reset" => Route::InspectReset,
             _ => Route::NotFound,
         };
+    }
+    if let Some(r) = bedrock_route(path) {
+        return r;
     }
     if path.ends_with("/chat/completions") {
         Route::Chat
@@ -172,6 +211,10 @@ fn route(path: &str) -> Route<'_> {
         Route::CountTokens
     } else if path.ends_with("/messages") {
         Route::Messages
+    } else if path.ends_with("/v2/chat") {
+        Route::CohereChat
+    } else if path.ends_with("/v2/embed") {
+        Route::CohereEmbed
     } else if path.ends_with("/models") {
         Route::Models
     } else if let Some(i) = path.find("/models/") {
@@ -182,6 +225,9 @@ fn route(path: &str) -> Route<'_> {
                     "generateContent" => GeminiAction::Generate,
                     "streamGenerateContent" => GeminiAction::Stream,
                     "countTokens" => GeminiAction::CountTokens,
+                    "embedContent" => GeminiAction::Embed,
+                    "batchEmbedContents" => GeminiAction::BatchEmbed,
+                    "rawPredict" | "streamRawPredict" => return Route::RawPredict { model },
                     _ => return Route::NotFound,
                 };
                 Route::Gemini { model, action }
@@ -199,9 +245,17 @@ fn route(path: &str) -> Route<'_> {
 
 fn dialect(route: Route<'_>, path: &str) -> Dialect {
     match route {
-        Route::Messages | Route::CountTokens => Dialect::Anthropic,
+        Route::Messages | Route::CountTokens | Route::RawPredict { .. } => Dialect::Anthropic,
         Route::Gemini { .. } => Dialect::Gemini,
+        Route::CohereChat | Route::CohereEmbed => Dialect::Cohere,
+        Route::Bedrock { .. } => Dialect::Bedrock,
         Route::NotFound if path.starts_with("/anthropic") => Dialect::Anthropic,
+        Route::NotFound if path.contains("/model/") || path.starts_with("/bedrock") => {
+            Dialect::Bedrock
+        }
+        Route::NotFound if path.starts_with("/v2/") || path.starts_with("/cohere") => {
+            Dialect::Cohere
+        }
         Route::NotFound if path.contains("/v1beta/") || path.starts_with("/genai") => {
             Dialect::Gemini
         }
@@ -209,16 +263,29 @@ fn dialect(route: Route<'_>, path: &str) -> Dialect {
     }
 }
 
-/// Appends an error response; `retry-after: 1` on 429.
+/// Appends an error response; `retry-after: 1` on 429, `allow` on 405, and for Bedrock the
+/// `x-amzn-errortype` header.
 fn error(resp: &mut Resp<'_>, dialect: Dialect, status: u16, message: &str) -> Plan {
     resp.body.clear();
     error_body(resp.body, dialect, status, message);
-    let extra: &[(&str, &str)] = match status {
-        429 => &[("retry-after", "1")],
-        405 => &[("allow", "GET, POST")],
-        _ => &[],
-    };
-    Plan::sent(resp.send(status, extra))
+    let mut extra = [("", ""); 2];
+    let mut n = 0;
+    match status {
+        429 => {
+            extra[0] = ("retry-after", "1");
+            n = 1;
+        }
+        405 => {
+            extra[0] = ("allow", "GET, POST");
+            n = 1;
+        }
+        _ => {}
+    }
+    if dialect == Dialect::Bedrock {
+        extra[n] = ("x-amzn-errortype", amz_error_type(status));
+        n += 1;
+    }
+    Plan::sent(resp.send(status, &extra[..n]))
 }
 
 /// Appends an error response for a request the codec refused.
@@ -288,8 +355,13 @@ fn provider(
             return error(resp, dialect, 400, &msg);
         }
     };
+    let decoded: Cow<'_, str>;
     let model: &str = match route {
-        Route::Gemini { model, .. } => model,
+        Route::Gemini { model, .. } | Route::RawPredict { model } => model,
+        Route::Bedrock { model, .. } => {
+            decoded = percent_decode(model);
+            &decoded
+        }
         _ => match body.model.as_deref() {
             Some(m) if !m.is_empty() => m,
             _ => return error(resp, dialect, 400, "mock: missing required field `model`"),
@@ -345,6 +417,7 @@ fn provider(
         }),
     };
     const SSE: &str = "text/event-stream";
+    let dims_ok = |d: usize| (1..=MAX_DIMS).contains(&d);
     let out = &mut *resp.body;
     match route {
         Route::Chat if stream => return stream_plan(SSE, openai::chat_events(&call)),
@@ -355,6 +428,10 @@ fn provider(
         Route::Responses => openai::responses(out, &call),
         Route::Messages if stream => return stream_plan(SSE, anthropic::message_events(&call)),
         Route::Messages => anthropic::message(out, &call),
+        Route::RawPredict { .. } if stream => {
+            return stream_plan(SSE, anthropic::message_events(&call))
+        }
+        Route::RawPredict { .. } => anthropic::message(out, &call),
         Route::CountTokens => anthropic::count_tokens(out, ptok),
         Route::Gemini { action, .. } => match action {
             GeminiAction::Generate => gemini::generate(out, &call),
@@ -364,7 +441,72 @@ fn provider(
                 let ct = if sse { SSE } else { "application/json" };
                 return stream_plan(ct, gemini::stream_events(&call, sse));
             }
+            GeminiAction::Embed => {
+                let Some(item) = body.content.and_then(gemini_content) else {
+                    return error(
+                        resp,
+                        dialect,
+                        400,
+                        "mock: `content` must be a Content with at least one text part",
+                    );
+                };
+                let dims = body.output_dimensionality.unwrap_or(DEFAULT_DIMS);
+                if !dims_ok(dims) {
+                    return error(
+                        resp,
+                        dialect,
+                        400,
+                        "mock: `outputDimensionality` out of range",
+                    );
+                }
+                gemini::embed_content(out, &item, dims);
+            }
+            GeminiAction::BatchEmbed => match body.requests.map(gemini_requests) {
+                Some(Ok(items)) => gemini::batch_embed_contents(out, &items),
+                Some(Err(msg)) => return error(resp, dialect, 400, msg),
+                None => return error(resp, dialect, 400, "mock: missing `requests`"),
+            },
         },
+        Route::CohereChat if stream => return stream_plan(SSE, cohere::chat_events(&call)),
+        Route::CohereChat => cohere::chat(out, &call),
+        Route::CohereEmbed => {
+            let Some(texts) = body.texts.and_then(cohere_texts) else {
+                return error(
+                    resp,
+                    dialect,
+                    400,
+                    "mock: `texts` must be a non-empty array of strings",
+                );
+            };
+            if body.input_type.as_deref().is_none_or(str::is_empty) {
+                return error(
+                    resp,
+                    dialect,
+                    400,
+                    "mock: `input_type` is required for embed models v3 and higher",
+                );
+            }
+            if !body.embedding_types.is_none_or(only_float) {
+                return error(
+                    resp,
+                    dialect,
+                    400,
+                    "mock: only `embedding_types: [\"float\"]` is served",
+                );
+            }
+            let dims = body.output_dimension.unwrap_or(DEFAULT_DIMS);
+            if !dims_ok(dims) {
+                return error(resp, dialect, 400, "mock: `output_dimension` out of range");
+            }
+            cohere::embed(out, id, &texts, dims, ptok);
+        }
+        Route::Bedrock { stream: true, .. } => {
+            return stream_plan(
+                bedrock::EVENT_STREAM,
+                bedrock::converse_events(&call, delay_ms),
+            )
+        }
+        Route::Bedrock { .. } => bedrock::converse(out, &call, delay_ms),
         Route::Embeddings => {
             let Some(items) = body.input.and_then(embedding_items) else {
                 return error(
@@ -374,8 +516,8 @@ fn provider(
                     "mock: `input` must be a non-empty string, array of strings, or token array(s)",
                 );
             };
-            let dims = body.dimensions.unwrap_or(8);
-            if dims == 0 || dims > MAX_DIMS {
+            let dims = body.dimensions.unwrap_or(DEFAULT_DIMS);
+            if !dims_ok(dims) {
                 return error(resp, dialect, 400, "mock: `dimensions` out of range");
             }
             let base64 = body.encoding_format.as_deref() == Some("base64");
@@ -412,6 +554,78 @@ fn embedding_items(raw: &RawValue) -> Option<Vec<Vec<u8>>> {
     }
 }
 
+/// The item of a Gemini `content`, if it has text.
+fn gemini_content(raw: &RawValue) -> Option<Vec<u8>> {
+    serde_json::from_str::<gemini::EmbedContent>(raw.get())
+        .ok()?
+        .item()
+}
+
+/// The `(item, dims)` of each of Gemini's batch `requests`.
+fn gemini_requests(raw: &RawValue) -> Result<Vec<(Vec<u8>, usize)>, &'static str> {
+    let reqs: Vec<gemini::EmbedRequest> = serde_json::from_str(raw.get())
+        .map_err(|_| "mock: `requests` must be an array of EmbedContentRequest")?;
+    if reqs.is_empty() {
+        return Err("mock: `requests` is empty");
+    }
+    reqs.into_iter()
+        .map(|r| {
+            let item = r
+                .content
+                .as_ref()
+                .and_then(gemini::EmbedContent::item)
+                .ok_or("mock: every request needs a `content` with a text part")?;
+            let dims = r.dims.unwrap_or(DEFAULT_DIMS);
+            if !(1..=MAX_DIMS).contains(&dims) {
+                return Err("mock: `outputDimensionality` out of range");
+            }
+            Ok((item, dims))
+        })
+        .collect()
+}
+
+/// Cohere's `texts`, if a non-empty array of strings.
+fn cohere_texts(raw: &RawValue) -> Option<Vec<String>> {
+    serde_json::from_str::<Vec<String>>(raw.get())
+        .ok()
+        .filter(|t| !t.is_empty())
+}
+
+/// Whether Cohere's `embedding_types` asks for floats only.
+fn only_float(raw: &RawValue) -> bool {
+    serde_json::from_str::<Vec<Cow<'_, str>>>(raw.get())
+        .is_ok_and(|t| !t.is_empty() && t.iter().all(|t| t == "float"))
+}
+
+/// Percent-decodes a path segment (Bedrock model ids arrive as `...-v1%3A0`); invalid escapes
+/// are kept as they are. Borrows when there is nothing to decode.
+fn percent_decode(s: &str) -> Cow<'_, str> {
+    if !s.contains('%') {
+        return Cow::Borrowed(s);
+    }
+    let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match (
+            b[i],
+            b.get(i + 1).copied().and_then(hex),
+            b.get(i + 2).copied().and_then(hex),
+        ) {
+            (b'%', Some(h), Some(l)) => {
+                out.push(h << 4 | l);
+                i += 3;
+            }
+            (c, _, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    Cow::Owned(String::from_utf8_lossy(&out).into_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -434,5 +648,94 @@ mod tests {
         assert_eq!(route("/v1/models/gpt-4o"), Route::Model("gpt-4o"));
         assert_eq!(route("/v1/models/x:nope"), Route::NotFound);
         assert_eq!(route("/nope"), Route::NotFound);
+        assert_eq!(
+            route("/v1beta/models/text-embedding-004:batchEmbedContents"),
+            Route::Gemini {
+                model: "text-embedding-004",
+                action: GeminiAction::BatchEmbed
+            }
+        );
+        assert_eq!(
+            route("/v1beta/models/e:embedContent"),
+            Route::Gemini {
+                model: "e",
+                action: GeminiAction::Embed
+            }
+        );
+        assert_eq!(route("/v2/chat"), Route::CohereChat);
+        assert_eq!(route("/cohere/v2/chat"), Route::CohereChat);
+        assert_eq!(route("/v2/embed"), Route::CohereEmbed);
+        assert_eq!(route("/v2/chat/completions"), Route::Chat);
+        assert_eq!(
+            route("/model/anthropic.claude-3-5-sonnet-20240620-v1%3A0/converse"),
+            Route::Bedrock {
+                model: "anthropic.claude-3-5-sonnet-20240620-v1%3A0",
+                stream: false
+            }
+        );
+        assert_eq!(
+            route("/bedrock/model/arn:aws:bedrock:us-east-1::foundation-model/m/converse-stream"),
+            Route::Bedrock {
+                model: "arn:aws:bedrock:us-east-1::foundation-model/m",
+                stream: true
+            }
+        );
+        assert_eq!(route("/model//converse"), Route::NotFound);
+        assert_eq!(route("/v1/models/converse"), Route::Model("converse"));
+        assert_eq!(route("/model/m/invoke"), Route::NotFound);
+    }
+
+    #[test]
+    fn dialects() {
+        assert_eq!(dialect(Route::CohereChat, "/v2/chat"), Dialect::Cohere);
+        assert_eq!(dialect(Route::NotFound, "/v2/nope"), Dialect::Cohere);
+        assert_eq!(
+            dialect(Route::NotFound, "/model/m/invoke"),
+            Dialect::Bedrock
+        );
+        assert_eq!(dialect(route("/model/m/converse"), ""), Dialect::Bedrock);
+    }
+
+    #[test]
+    fn decodes_model_ids() {
+        assert_eq!(percent_decode("a.b-v1%3A0"), "a.b-v1:0");
+        assert_eq!(percent_decode("arn%3Aaws%2Fx%2f"), "arn:aws/x/");
+        assert_eq!(percent_decode("plain"), "plain");
+        assert!(matches!(percent_decode("plain"), Cow::Borrowed(_)));
+        assert_eq!(percent_decode("bad%zz%4"), "bad%zz%4");
+        assert_eq!(percent_decode("%C3%A9"), "é");
+    }
+
+    #[test]
+    fn embed_inputs() {
+        let raw = |s: &str| serde_json::from_str::<Box<RawValue>>(s).ok();
+        let r = raw(
+            r#"[{"model":"models/e","content":{"parts":[{"text":"x"}]},"outputDimensionality":3}]"#,
+        );
+        assert_eq!(
+            r.as_deref().map(gemini_requests),
+            Some(Ok(vec![(b"x".to_vec(), 3)]))
+        );
+        let r = raw(r#"[{"content":{"parts":[]}}]"#);
+        assert!(r
+            .as_deref()
+            .map(gemini_requests)
+            .is_some_and(|r| r.is_err()));
+        let r = raw("[]");
+        assert!(r
+            .as_deref()
+            .map(gemini_requests)
+            .is_some_and(|r| r.is_err()));
+        assert_eq!(
+            raw(r#"["a","b"]"#).as_deref().and_then(cohere_texts),
+            Some(vec!["a".to_string(), "b".to_string()])
+        );
+        assert_eq!(raw("[]").as_deref().and_then(cohere_texts), None);
+        assert_eq!(raw("[1]").as_deref().and_then(cohere_texts), None);
+        assert!(raw(r#"["float"]"#).as_deref().is_some_and(only_float));
+        assert!(!raw(r#"["float","int8"]"#)
+            .as_deref()
+            .is_some_and(only_float));
+        assert!(!raw("[]").as_deref().is_some_and(only_float));
     }
 }

@@ -391,7 +391,8 @@ fn embedded_default_with_fake_env() {
     assert!(c.providers.is_empty());
     assert_eq!(banner.len(), 1);
     assert!(
-        banner[0].starts_with("no provider registered: set one of OPENAI_API_KEY, ANTHROPIC_API_KEY"),
+        banner[0]
+            .starts_with("no provider registered: set one of OPENAI_API_KEY, ANTHROPIC_API_KEY"),
         "{banner:?}"
     );
     assert!(banner[0].contains("--config FILE"));

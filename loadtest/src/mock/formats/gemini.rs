@@ -1,6 +1,9 @@
-//! Gemini `generateContent` / `streamGenerateContent` / `countTokens` formats.
+//! Gemini `generateContent` / `streamGenerateContent` / `countTokens` / `embedContent` /
+//! `batchEmbedContents` formats.
 
-use super::{w, Call, TOOL_ARGS};
+use serde::Deserialize;
+
+use super::{embedding_vector, float_array, w, Call, TOOL_ARGS};
 use crate::mock::text::{reply_pieces, Js, ReplyJs};
 
 /// The parts of a candidate: `Text` writes a JSON string value.
@@ -103,4 +106,109 @@ pub fn stream_events(c: &Call, sse: bool) -> Vec<Vec<u8>> {
 /// `countTokens`.
 pub fn count_tokens(out: &mut Vec<u8>, prompt_tokens: u64) {
     w!(out, r#"{{"totalTokens":{prompt_tokens}}}"#);
+}
+
+/// A Gemini `Content` to embed; only its parts' `text` is read.
+#[derive(Deserialize, Default)]
+pub struct EmbedContent {
+    /// The parts.
+    #[serde(default)]
+    pub parts: Vec<EmbedPart>,
+}
+
+/// One part of an [`EmbedContent`].
+#[derive(Deserialize, Default)]
+pub struct EmbedPart {
+    /// The text, if this is a text part.
+    #[serde(default)]
+    pub text: Option<String>,
+}
+
+impl EmbedContent {
+    /// The bytes the vector is derived from: the parts' texts concatenated (a single text part
+    /// gives the same vector as that string on the OpenAI and Cohere routes); `None` without any
+    /// text part.
+    pub fn item(&self) -> Option<Vec<u8>> {
+        let mut texts = self
+            .parts
+            .iter()
+            .filter_map(|p| p.text.as_deref())
+            .peekable();
+        texts.peek()?;
+        Some(texts.collect::<String>().into_bytes())
+    }
+}
+
+/// One `EmbedContentRequest` of `batchEmbedContents` (its `model`, `taskType` and `title` are not
+/// read).
+#[derive(Deserialize, Default)]
+pub struct EmbedRequest {
+    /// What to embed.
+    #[serde(default)]
+    pub content: Option<EmbedContent>,
+    /// Vector dimension.
+    #[serde(
+        default,
+        rename = "outputDimensionality",
+        alias = "output_dimensionality"
+    )]
+    pub dims: Option<usize>,
+}
+
+/// `embedContent`: `{"embedding":{"values":[...]}}`.
+pub fn embed_content(out: &mut Vec<u8>, item: &[u8], dims: usize) {
+    out.extend_from_slice(br#"{"embedding":{"values":"#);
+    float_array(out, &embedding_vector(item, dims));
+    out.extend_from_slice(b"}}");
+}
+
+/// `batchEmbedContents`: `{"embeddings":[{"values":[...]}, ...]}`, one per `(item, dims)`.
+pub fn batch_embed_contents(out: &mut Vec<u8>, items: &[(Vec<u8>, usize)]) {
+    out.extend_from_slice(br#"{"embeddings":["#);
+    for (i, (item, dims)) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(br#"{"values":"#);
+        float_array(out, &embedding_vector(item, *dims));
+        out.push(b'}');
+    }
+    out.extend_from_slice(b"]}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+
+    #[test]
+    fn embeddings() {
+        let c: EmbedContent =
+            serde_json::from_str(r#"{"parts":[{"text":"he"},{"inlineData":{}},{"text":"llo"}]}"#)
+                .unwrap_or_default();
+        assert_eq!(c.item().as_deref(), Some(&b"hello"[..]));
+        assert_eq!(EmbedContent::default().item(), None);
+        let mut o = Vec::new();
+        embed_content(&mut o, b"hello", 3);
+        let v: Value = serde_json::from_slice(&o).unwrap_or_default();
+        let want: Vec<Value> = embedding_vector(b"hello", 3)
+            .iter()
+            .map(|x| Value::from(f64::from(*x)))
+            .collect();
+        assert_eq!(v["embedding"]["values"].as_array().map(Vec::len), Some(3));
+        let close = v["embedding"]["values"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .zip(&want)
+            .all(|(a, b)| (a.as_f64().unwrap_or(9.0) - b.as_f64().unwrap_or(0.0)).abs() < 1e-6);
+        assert!(close);
+        o.clear();
+        batch_embed_contents(&mut o, &[(b"a".to_vec(), 2), (b"b".to_vec(), 5)]);
+        let v: Value = serde_json::from_slice(&o).unwrap_or_default();
+        assert_eq!(
+            v["embeddings"][1]["values"].as_array().map(Vec::len),
+            Some(5)
+        );
+    }
 }

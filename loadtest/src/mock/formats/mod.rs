@@ -1,7 +1,10 @@
-//! Response formats of the three provider dialects, written by hand into reusable buffers (no JSON
-//! tree on the fast path), plus the request fields the mock reads.
+//! Response formats of the provider dialects (OpenAI, Anthropic, Gemini, Cohere v2, Bedrock
+//! Converse), written by hand into reusable buffers (no JSON tree on the fast path), plus the
+//! request fields the mock reads and the deterministic embedding vectors.
 
 pub mod anthropic;
+pub mod bedrock;
+pub mod cohere;
 pub mod gemini;
 pub mod openai;
 
@@ -35,6 +38,11 @@ pub enum Dialect {
     Anthropic,
     /// `{"error":{"code","message","status"}}`.
     Gemini,
+    /// Cohere: `{"message"}`.
+    Cohere,
+    /// AWS Bedrock: `{"message"}`, the error name in the `x-amzn-errortype` header
+    /// ([`amz_error_type`]).
+    Bedrock,
 }
 
 /// The request fields the mock looks at; everything else is skipped.
@@ -52,9 +60,12 @@ pub struct ReqBody<'a> {
     /// Tools offered (any dialect).
     #[serde(borrow, default)]
     pub tools: Option<Vec<Tool<'a>>>,
-    /// Tool choice; only `"none"` / `{"type":"none"}` matters.
+    /// Tool choice; only `"none"` / `{"type":"none"}` matters (any case: Cohere says `"NONE"`).
     #[serde(default)]
     pub tool_choice: Option<serde_json::Value>,
+    /// Bedrock `toolConfig` (its `tools`), or Gemini `toolConfig` (its `functionCallingConfig`).
+    #[serde(borrow, default, rename = "toolConfig", alias = "tool_config")]
+    pub tool_config: Option<ToolConfig<'a>>,
     /// Embeddings input (string, strings, tokens, or token arrays).
     #[serde(borrow, default)]
     pub input: Option<&'a RawValue>,
@@ -64,6 +75,55 @@ pub struct ReqBody<'a> {
     /// Embedding encoding: `float` (default) or `base64`.
     #[serde(borrow, default)]
     pub encoding_format: Option<Cow<'a, str>>,
+    /// Gemini `embedContent`: the `Content` to embed (parsed by the route).
+    #[serde(borrow, default)]
+    pub content: Option<&'a RawValue>,
+    /// Gemini `batchEmbedContents`: the `EmbedContentRequest`s (parsed by the route).
+    #[serde(borrow, default)]
+    pub requests: Option<&'a RawValue>,
+    /// Gemini `embedContent` dimension.
+    #[serde(
+        default,
+        rename = "outputDimensionality",
+        alias = "output_dimensionality"
+    )]
+    pub output_dimensionality: Option<usize>,
+    /// Cohere embed: the texts (parsed by the route).
+    #[serde(borrow, default)]
+    pub texts: Option<&'a RawValue>,
+    /// Cohere embed: `search_document`, `search_query`, ... (required).
+    #[serde(borrow, default)]
+    pub input_type: Option<Cow<'a, str>>,
+    /// Cohere embed: the wanted types; only `float` is served (parsed by the route).
+    #[serde(borrow, default)]
+    pub embedding_types: Option<&'a RawValue>,
+    /// Cohere embed dimension.
+    #[serde(default)]
+    pub output_dimension: Option<usize>,
+}
+
+/// A `toolConfig` object: Bedrock's carries the tools, Gemini's the calling mode.
+#[derive(Deserialize, Default)]
+pub struct ToolConfig<'a> {
+    /// Bedrock: `[{"toolSpec":{"name",...}}, {"cachePoint":{...}}, ...]`.
+    #[serde(borrow, default)]
+    pub tools: Option<Vec<Tool<'a>>>,
+    /// Gemini: `{"mode":"AUTO"|"ANY"|"NONE"}`.
+    #[serde(
+        borrow,
+        default,
+        rename = "functionCallingConfig",
+        alias = "function_calling_config"
+    )]
+    pub function_calling: Option<CallingConfig<'a>>,
+}
+
+/// Gemini `functionCallingConfig`.
+#[derive(Deserialize, Default)]
+pub struct CallingConfig<'a> {
+    /// `AUTO`, `ANY`, `NONE`, `VALIDATED`.
+    #[serde(borrow, default)]
+    pub mode: Option<Cow<'a, str>>,
 }
 
 /// OpenAI `stream_options`.
@@ -80,9 +140,12 @@ pub struct Tool<'a> {
     /// Anthropic and Responses-API tools name themselves at the top level.
     #[serde(borrow, default)]
     pub name: Option<Cow<'a, str>>,
-    /// OpenAI chat tools: `{"type":"function","function":{"name"}}`.
+    /// OpenAI chat and Cohere v2 tools: `{"type":"function","function":{"name"}}`.
     #[serde(borrow, default)]
     pub function: Option<Named<'a>>,
+    /// Bedrock tools: `{"toolSpec":{"name","inputSchema"}}`.
+    #[serde(borrow, default, rename = "toolSpec")]
+    pub spec: Option<Named<'a>>,
     /// Gemini tools: `{"functionDeclarations":[{"name"}]}`.
     #[serde(
         borrow,
@@ -107,23 +170,32 @@ impl<'a> ReqBody<'a> {
         serde_json::from_slice(body)
     }
 
-    /// The first tool's name, unless no tools were offered or tool choice is "none".
+    /// The first tool's name, unless no tools were offered or tool choice is "none" (OpenAI,
+    /// Anthropic, Cohere `"NONE"`, Gemini `toolConfig.functionCallingConfig.mode: "NONE"`).
     pub fn first_tool(&self) -> Option<&str> {
+        let is_none = |s: &str| s.eq_ignore_ascii_case("none");
         let none = match &self.tool_choice {
-            Some(serde_json::Value::String(s)) => s == "none",
+            Some(serde_json::Value::String(s)) => is_none(s),
             Some(serde_json::Value::Object(o)) => {
-                o.get("type").and_then(|t| t.as_str()) == Some("none")
+                o.get("type").and_then(|t| t.as_str()).is_some_and(is_none)
             }
             _ => false,
-        };
+        } || self
+            .tool_config
+            .as_ref()
+            .and_then(|c| c.function_calling.as_ref()?.mode.as_deref())
+            .is_some_and(is_none);
         if none {
             return None;
         }
-        self.tools.as_deref()?.iter().find_map(|t| {
+        let bedrock = self.tool_config.as_ref().and_then(|c| c.tools.as_deref());
+        let mut tools = self.tools.as_deref().into_iter().chain(bedrock).flatten();
+        tools.find_map(|t| {
             t.function
                 .as_ref()
                 .and_then(|f| f.name.as_deref())
                 .or(t.name.as_deref())
+                .or_else(|| t.spec.as_ref()?.name.as_deref())
                 .or_else(|| {
                     t.declarations
                         .as_deref()?
@@ -200,6 +272,9 @@ pub fn error_body(out: &mut Vec<u8>, dialect: Dialect, status: u16, message: &st
                 Js(message)
             );
         }
+        Dialect::Cohere | Dialect::Bedrock => {
+            w!(out, r#"{{"message":{}}}"#, Js(message));
+        }
         Dialect::Gemini => {
             let st = match status {
                 400 | 405 | 413 | 431 => "INVALID_ARGUMENT",
@@ -215,6 +290,59 @@ pub fn error_body(out: &mut Vec<u8>, dialect: Dialect, status: u16, message: &st
             );
         }
     }
+}
+
+/// The AWS error name Bedrock puts in `x-amzn-errortype` for `status`.
+pub fn amz_error_type(status: u16) -> &'static str {
+    match status {
+        400 | 405 | 413 | 431 => "ValidationException",
+        403 => "AccessDeniedException",
+        404 => "ResourceNotFoundException",
+        429 => "ThrottlingException",
+        503 => "ServiceUnavailableException",
+        _ => "InternalServerException",
+    }
+}
+
+/// FNV-1a, to derive an embedding from its input.
+fn fnv(data: &[u8]) -> u64 {
+    data.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// splitmix64 step.
+fn mix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// The deterministic unit vector of dimension `dims` for an input item (the same item gives the
+/// same vector on every embeddings route: OpenAI, Gemini, Cohere).
+pub fn embedding_vector(item: &[u8], dims: usize) -> Vec<f32> {
+    let seed = fnv(item);
+    let mut v: Vec<f32> = (0..dims as u64)
+        .map(|j| (mix(seed ^ mix(j)) >> 40) as f32 / (1u64 << 23) as f32 - 1.0)
+        .collect();
+    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if norm > 0.0 {
+        v.iter_mut().for_each(|x| *x /= norm);
+    }
+    v
+}
+
+/// Appends `v` as a JSON array of numbers.
+pub fn float_array(out: &mut Vec<u8>, v: &[f32]) {
+    out.push(b'[');
+    for (j, x) in v.iter().enumerate() {
+        if j > 0 {
+            out.push(b',');
+        }
+        w!(out, "{x:?}");
+    }
+    out.push(b']');
 }
 
 /// Starts an SSE event: `event: NAME\n` (if named) and `data: `.
@@ -258,16 +386,63 @@ mod tests {
             ReqBody::parse(b).ok().as_ref().and_then(|r| r.first_tool()),
             None
         );
+        // Bedrock: tools inside toolConfig, cache points skipped.
+        let b = br#"{"toolConfig":{"tools":[{"cachePoint":{"type":"default"}},{"toolSpec":{"name":"d","inputSchema":{"json":{}}}}],"toolChoice":{"auto":{}}}}"#;
+        assert_eq!(
+            ReqBody::parse(b).ok().as_ref().and_then(|r| r.first_tool()),
+            Some("d")
+        );
+        // Cohere says NONE.
+        let b = br#"{"model":"m","tools":[{"type":"function","function":{"name":"a"}}],"tool_choice":"NONE"}"#;
+        assert_eq!(
+            ReqBody::parse(b).ok().as_ref().and_then(|r| r.first_tool()),
+            None
+        );
+        // Gemini's toolConfig: mode NONE turns calls off, other modes keep them.
+        let b = br#"{"tools":[{"functionDeclarations":[{"name":"c"}]}],"toolConfig":{"functionCallingConfig":{"mode":"NONE"}}}"#;
+        assert_eq!(
+            ReqBody::parse(b).ok().as_ref().and_then(|r| r.first_tool()),
+            None
+        );
+        let b = br#"{"tools":[{"functionDeclarations":[{"name":"c"}]}],"toolConfig":{"functionCallingConfig":{"mode":"ANY"}}}"#;
+        assert_eq!(
+            ReqBody::parse(b).ok().as_ref().and_then(|r| r.first_tool()),
+            Some("c")
+        );
     }
 
     #[test]
     fn errors_are_json() {
-        for d in [Dialect::OpenAi, Dialect::Anthropic, Dialect::Gemini] {
+        for d in [
+            Dialect::OpenAi,
+            Dialect::Anthropic,
+            Dialect::Gemini,
+            Dialect::Cohere,
+            Dialect::Bedrock,
+        ] {
             for s in [400, 404, 429, 500, 503] {
                 let mut o = Vec::new();
                 error_body(&mut o, d, s, "x\"y");
                 assert!(serde_json::from_slice::<serde_json::Value>(&o).is_ok());
             }
         }
+        let mut o = Vec::new();
+        error_body(&mut o, Dialect::Bedrock, 429, "slow down");
+        assert_eq!(o, br#"{"message":"slow down"}"#);
+        assert_eq!(amz_error_type(429), "ThrottlingException");
+        assert_eq!(amz_error_type(500), "InternalServerException");
+        assert_eq!(amz_error_type(503), "ServiceUnavailableException");
+    }
+
+    #[test]
+    fn embedding_vectors() {
+        let v = embedding_vector(b"hello", 16);
+        assert_eq!(v, embedding_vector(b"hello", 16));
+        assert_ne!(v, embedding_vector(b"hellp", 16));
+        let norm: f32 = v.iter().map(|x| x * x).sum();
+        assert!((norm - 1.0).abs() < 1e-5);
+        let mut o = Vec::new();
+        float_array(&mut o, &[0.5, -1.0]);
+        assert_eq!(o, b"[0.5,-1.0]");
     }
 }

@@ -1,6 +1,8 @@
 //! OpenAI formats: chat completions, legacy completions, the Responses API, embeddings, models.
 
-use super::{sse_end, sse_start, w, Call, TOOL_ARGS, TOOL_ARG_PIECES};
+use super::{
+    embedding_vector, float_array, sse_end, sse_start, w, Call, TOOL_ARGS, TOOL_ARG_PIECES,
+};
 use crate::mock::text::{base64_into, reply_pieces, reply_text, Js, ReplyJs};
 
 /// Models listed by `GET /v1/models`.
@@ -363,34 +365,6 @@ pub fn responses_events(c: &Call) -> Vec<Vec<u8>> {
     evs
 }
 
-/// FNV-1a, to derive an embedding from its input.
-fn fnv(data: &[u8]) -> u64 {
-    data.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
-}
-
-/// splitmix64 step.
-fn mix(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
-
-/// The deterministic unit vector of dimension `dims` for an input item.
-pub fn embedding_vector(item: &[u8], dims: usize) -> Vec<f32> {
-    let seed = fnv(item);
-    let mut v: Vec<f32> = (0..dims as u64)
-        .map(|j| (mix(seed ^ mix(j)) >> 40) as f32 / (1u64 << 23) as f32 - 1.0)
-        .collect();
-    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
-    if norm > 0.0 {
-        v.iter_mut().for_each(|x| *x /= norm);
-    }
-    v
-}
-
 /// The `embedding` list response: one vector per input item (`items` are the items' raw bytes).
 pub fn embeddings(
     out: &mut Vec<u8>,
@@ -416,14 +390,7 @@ pub fn embeddings(
             base64_into(out, &raw);
             out.push(b'"');
         } else {
-            out.push(b'[');
-            for (j, x) in v.iter().enumerate() {
-                if j > 0 {
-                    out.push(b',');
-                }
-                w!(out, "{x:?}");
-            }
-            out.push(b']');
+            float_array(out, &v);
         }
         out.push(b'}');
     }
