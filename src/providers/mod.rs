@@ -289,7 +289,7 @@ fn api_for(cfg: &ProviderConfig) -> Result<Box<dyn ProviderApi>, String> {
         ProviderKind::Cohere => Box::new(cohere::Cohere),
         ProviderKind::Bedrock => Box::new(bedrock::Bedrock::new(cfg)?),
         ProviderKind::Vertex => Box::new(vertex::Vertex::new(cfg)?),
-        _ => Box::new(openai::OpenAi),
+        kind => Box::new(openai::OpenAi { kind }),
     })
 }
 
@@ -335,7 +335,9 @@ mod tests {
         Provider {
             name: "p".into(),
             kind: ProviderKind::OpenAi,
-            api: Box::new(openai::OpenAi),
+            api: Box::new(openai::OpenAi {
+                kind: ProviderKind::OpenAi,
+            }),
             origin: crate::upstream::Origin::new(&crate::config::BaseUrl {
                 tls: false,
                 host: "127.0.0.1".into(),
