@@ -303,9 +303,7 @@ def fresh_matrix_gateway(mock: Mock, tmp_path: Path) -> Process:
 def make_openai_client(gw: Process):
     import openai
 
-    return openai.OpenAI(
-        base_url=f"{gw.url}/v1", api_key=CALLER_KEY, max_retries=0, timeout=30.0
-    )
+    return openai.OpenAI(base_url=f"{gw.url}/v1", api_key=CALLER_KEY, max_retries=0, timeout=30.0)
 
 
 def make_anthropic_client(gw: Process):

@@ -84,7 +84,9 @@ OPENAI_TOOLS = [
         },
     }
 ]
-ANTHROPIC_TOOLS = [{"name": TOOL_NAME, "description": TOOL_DESCRIPTION, "input_schema": WEATHER_SCHEMA}]
+ANTHROPIC_TOOLS = [
+    {"name": TOOL_NAME, "description": TOOL_DESCRIPTION, "input_schema": WEATHER_SCHEMA}
+]
 # google-genai's own (OpenAPI-style) schema, what most google-genai code writes.
 GENAI_TOOLS = [
     types.Tool(
@@ -114,7 +116,9 @@ SDKS = ["openai", "anthropic", "genai"]
 
 def only_request(upstream) -> dict[str, Any]:
     reqs = upstream.requests()
-    assert len(reqs) == 1, f"expected exactly one upstream request, got {json.dumps(reqs, indent=1)}"
+    assert (
+        len(reqs) == 1
+    ), f"expected exactly one upstream request, got {json.dumps(reqs, indent=1)}"
     rec = reqs[0]
     assert rec["method"] == "POST", rec
     return rec
@@ -283,9 +287,7 @@ def openai_chat(client, model: str, *, stream: bool, tools: bool) -> Answer:
         a.model = resp.model
         return a
     chunks = list(
-        client.chat.completions.create(
-            **kw, stream=True, stream_options={"include_usage": True}
-        )
+        client.chat.completions.create(**kw, stream=True, stream_options={"include_usage": True})
     )
     assert chunks, "stream yielded no chunks"
     assert all(c.object == "chat.completion.chunk" for c in chunks), chunks
@@ -441,7 +443,7 @@ STOP = {
 
 
 @pytest.fixture
-def sdk_client(request, openai_client, anthropic_client, genai_client):
+def sdk_client(openai_client, anthropic_client, genai_client):
     return {"openai": openai_client, "anthropic": anthropic_client, "genai": genai_client}
 
 
@@ -494,7 +496,7 @@ def test_streamed_equals_non_streamed(sdk, provider, sdk_client, upstream):
 
 @pytest.mark.parametrize("provider", PROVIDERS, ids=PROVIDER_IDS)
 @pytest.mark.parametrize("sdk", SDKS)
-def test_response_headers(sdk, provider, sdk_client):
+def test_response_headers(sdk, provider, sdk_client, upstream):
     """Every answer names the provider and model, the attempts and the cache state, and has a
     request id (SPEC §5), on every inbound route."""
     c = sdk_client[sdk]
@@ -517,6 +519,7 @@ def test_response_headers(sdk, provider, sdk_client):
     assert h.get("x-shardgate-attempts") == "1", dict(h)
     assert h.get("x-shardgate-cache") == "off", dict(h)
     assert h.get("x-request-id"), dict(h)
+    check_native_request(provider, only_request(upstream), stream=False, tools=False)
 
 
 def test_genai_api_version_v1(matrix_gateway, upstream):
@@ -582,7 +585,9 @@ def test_openai_responses(openai_client, upstream, provider, tools):
 
 @pytest.mark.parametrize("provider", TRANSLATED_FOR_OPENAI_SDK, ids=T_IDS)
 def test_openai_responses_streaming(openai_client, upstream, provider):
-    events = list(openai_client.responses.create(model=provider.prefixed, input=PROMPT, stream=True))
+    events = list(
+        openai_client.responses.create(model=provider.prefixed, input=PROMPT, stream=True)
+    )
 
     rec = only_request(upstream)
     check_native_request(provider, rec, stream=True, tools=False)
@@ -612,7 +617,14 @@ def test_openai_responses_streaming_tool_call(openai_client, upstream):
             model=provider.prefixed,
             input=PROMPT,
             stream=True,
-            tools=[{"type": "function", "name": TOOL_NAME, "parameters": WEATHER_SCHEMA, "strict": False}],
+            tools=[
+                {
+                    "type": "function",
+                    "name": TOOL_NAME,
+                    "parameters": WEATHER_SCHEMA,
+                    "strict": False,
+                }
+            ],
         )
     )
     check_native_request(provider, only_request(upstream), stream=True, tools=True)
@@ -684,7 +696,9 @@ def test_openai_responses_and_completions_passthrough(openai_client, upstream, e
         )
     else:
         out = openai_client.completions.create(model=p.prefixed, prompt=PROMPT, stream=stream)
-        text = "".join(c.choices[0].text for c in out if c.choices) if stream else out.choices[0].text
+        text = (
+            "".join(c.choices[0].text for c in out if c.choices) if stream else out.choices[0].text
+        )
     assert text == mock_reply(p.model)
     rec = only_request(upstream)
     assert rec["path"] == f"/v1/{endpoint}", rec["path"]
@@ -750,41 +764,91 @@ def test_anthropic_count_tokens_estimated_for_openai(anthropic_client, upstream)
     assert upstream.requests() == []
 
 
+@pytest.mark.parametrize("provider", PROVIDERS, ids=PROVIDER_IDS)
+def test_genai_count_tokens(genai_client, upstream, provider):
+    """google-genai's count_tokens: Gemini and Anthropic providers count (each with its own
+    endpoint), an OpenAI provider's count is estimated and says so."""
+    resp = genai_client.models.count_tokens(model=provider.prefixed, contents=PROMPT)
+    headers = {k.lower(): v for k, v in (resp.sdk_http_response.headers or {}).items()}
+    assert isinstance(resp.total_tokens, int) and resp.total_tokens > 0, resp
+    if provider.kind == "openai":
+        assert headers.get("x-shardgate-token-count") == "estimated", headers
+        assert upstream.requests() == []
+        return
+    rec = only_request(upstream)
+    assert rec["path"] == expected_path(provider, False, count_tokens=True), rec["path"]
+    check_auth(provider, rec)
+    body = json.loads(rec["body"])
+    if provider.kind == "anthropic":
+        assert body["model"] == provider.model, body
+        assert "max_tokens" not in body, body
+        assert PROMPT in "".join(texts_in(body["messages"][0]["content"])), body
+    else:
+        assert PROMPT in rec["body"], body
+    assert resp.total_tokens == mock_prompt_tokens(rec), resp
+    assert headers.get("x-shardgate-token-count") != "estimated", headers
+
+
 # --- upstream errors in each SDK's terms ----------------------------------------------------------
 
-FAIL429_MODEL = {"openai": "gpt-4o-mini-fail429", "anthropic": "claude-fail429", "gemini": "gemini-fail429"}
+FAULT_BASE = {"openai": "gpt-4o-mini", "anthropic": "claude", "gemini": "gemini"}
+FAIL429_MODEL = {name: f"{base}-fail429" for name, base in FAULT_BASE.items()}
+# status: (OpenAI SDK error, Anthropic SDK error, Anthropic error type, google-genai error, its status)
+UPSTREAM_ERRORS = {
+    429: (
+        openai.RateLimitError,
+        anthropic.RateLimitError,
+        "rate_limit_error",
+        genai_errors.ClientError,
+        "RESOURCE_EXHAUSTED",
+    ),
+    503: (
+        openai.InternalServerError,
+        anthropic.ServiceUnavailableError,
+        "overloaded_error",
+        genai_errors.ServerError,
+        "UNAVAILABLE",
+    ),
+}
 
 
+@pytest.mark.parametrize("status", sorted(UPSTREAM_ERRORS))
 @pytest.mark.parametrize("provider", PROVIDERS, ids=PROVIDER_IDS)
 @pytest.mark.parametrize("sdk", SDKS)
-def test_upstream_429(sdk, provider, fresh_matrix_gateway, upstream):
-    model = f"{provider.name}/{FAIL429_MODEL[provider.name]}"
+def test_upstream_error(sdk, provider, status, fresh_matrix_gateway, upstream):
+    """A provider's 429 / 503 reaches each SDK as its own error class with that status (a fresh
+    gateway per test, so that no key state carries over)."""
+    model = f"{provider.name}/{FAULT_BASE[provider.name]}-fail{status}"
+    oa_err, an_err, an_type, ge_err, ge_status = UPSTREAM_ERRORS[status]
     msgs = [{"role": "user", "content": PROMPT}]
     if sdk == "openai":
         c = make_openai_client(fresh_matrix_gateway)
-        with pytest.raises(openai.RateLimitError) as ei:
+        with pytest.raises(oa_err) as ei:
             c.chat.completions.create(model=model, messages=msgs)
-        assert ei.value.status_code == 429
+        assert ei.value.status_code == status
         assert isinstance(ei.value.body, dict) and ei.value.body.get("message"), ei.value.body
         headers = ei.value.response.headers
     elif sdk == "anthropic":
         c = make_anthropic_client(fresh_matrix_gateway)
-        with pytest.raises(anthropic.RateLimitError) as ei:
+        with pytest.raises(an_err) as ei:
             c.messages.create(model=model, max_tokens=64, messages=msgs)
-        assert ei.value.status_code == 429
+        assert ei.value.status_code == status
         body = ei.value.body
         assert isinstance(body, dict) and body.get("type") == "error", body
-        assert body["error"]["type"] == "rate_limit_error", body
+        assert body["error"]["type"] == an_type, body
+        assert body["error"]["message"], body
         headers = ei.value.response.headers
     else:
         c = make_genai_client(fresh_matrix_gateway)
-        with pytest.raises(genai_errors.ClientError) as ei:
+        with pytest.raises(ge_err) as ei:
             c.models.generate_content(model=model, contents=PROMPT)
-        assert ei.value.code == 429, ei.value
-        assert ei.value.status == "RESOURCE_EXHAUSTED", ei.value.details
+        assert ei.value.code == status, ei.value
+        assert ei.value.status == ge_status, ei.value.details
+        assert ei.value.message, ei.value.details
         headers = ei.value.response.headers
     c.close()
-    assert headers.get("retry-after"), dict(headers)
+    if status == 429:
+        assert headers.get("retry-after"), dict(headers)
     assert headers.get("x-request-id"), dict(headers)
 
     # The request did reach the provider, in its format.
@@ -793,9 +857,35 @@ def test_upstream_429(sdk, provider, fresh_matrix_gateway, upstream):
     for rec in reqs:
         check_auth(provider, rec)
         if provider.kind == "gemini":
-            assert rec["path"] == f"/v1beta/models/{FAIL429_MODEL['gemini']}:generateContent"
+            assert rec["path"] == f"/v1beta/models/gemini-fail{status}:generateContent", rec["path"]
         else:
             assert rec["path"] == expected_path(provider, False), rec["path"]
+
+
+@pytest.mark.parametrize("provider", PROVIDERS, ids=PROVIDER_IDS)
+@pytest.mark.parametrize("sdk", SDKS)
+def test_upstream_connection_closed(sdk, provider, fresh_matrix_gateway, upstream):
+    """The provider closes the connection without answering: a 502 in the caller's format."""
+    model = f"{provider.name}/{FAULT_BASE[provider.name]}-reset"
+    msgs = [{"role": "user", "content": PROMPT}]
+    if sdk == "openai":
+        c = make_openai_client(fresh_matrix_gateway)
+        with pytest.raises(openai.InternalServerError) as ei:
+            c.chat.completions.create(model=model, messages=msgs)
+        assert ei.value.status_code == 502
+    elif sdk == "anthropic":
+        c = make_anthropic_client(fresh_matrix_gateway)
+        with pytest.raises(anthropic.InternalServerError) as ei:
+            c.messages.create(model=model, max_tokens=64, messages=msgs)
+        assert ei.value.status_code == 502
+        assert ei.value.body["type"] == "error" and ei.value.body["error"]["message"], ei.value.body
+    else:
+        c = make_genai_client(fresh_matrix_gateway)
+        with pytest.raises(genai_errors.ServerError) as ei:
+            c.models.generate_content(model=model, contents=PROMPT)
+        assert ei.value.code == 502
+    c.close()
+    assert upstream.requests(), "nothing reached the provider"
 
 
 @pytest.mark.parametrize("sdk", SDKS)
@@ -902,7 +992,9 @@ def test_openai_tool_turn_to_anthropic(openai_client, upstream):
     check_auth(p, rec)
     body = json.loads(rec["body"])
     sys_text = body.get("system")
-    assert "You are terse." in (sys_text if isinstance(sys_text, str) else "".join(texts_in(sys_text)))
+    assert "You are terse." in (
+        sys_text if isinstance(sys_text, str) else "".join(texts_in(sys_text))
+    )
     msgs = body["messages"]
     assert [m["role"] for m in msgs] == ["user", "assistant", "user"], msgs
     uses = [b for b in msgs[1]["content"] if b["type"] == "tool_use"]
@@ -984,7 +1076,9 @@ def test_genai_tool_turn_to_anthropic(genai_client, upstream):
             automatic_function_calling=types.AutomaticFunctionCallingConfig(disable=True),
         ),
     )
-    assert [(fc.name, dict(fc.args)) for fc in resp.function_calls or []] == [(TOOL_NAME, TOOL_ARGS)]
+    assert [(fc.name, dict(fc.args)) for fc in resp.function_calls or []] == [
+        (TOOL_NAME, TOOL_ARGS)
+    ]
     assert _enum_str(resp.candidates[0].finish_reason) == "STOP"
 
     rec = only_request(upstream)
@@ -1169,7 +1263,10 @@ def test_forced_tool_choice(sdk, provider, sdk_client, upstream):
             tools=OPENAI_TOOLS,
             tool_choice={"type": "function", "function": {"name": TOOL_NAME}},
         )
-        calls = [(t.function.name, json.loads(t.function.arguments)) for t in resp.choices[0].message.tool_calls]
+        calls = [
+            (t.function.name, json.loads(t.function.arguments))
+            for t in resp.choices[0].message.tool_calls
+        ]
     elif sdk == "anthropic":
         msg = c.messages.create(
             model=provider.prefixed,
@@ -1232,7 +1329,9 @@ def test_genai_json_schema_parameters(provider, genai_client, upstream):
             automatic_function_calling=types.AutomaticFunctionCallingConfig(disable=True),
         ),
     )
-    assert [(fc.name, dict(fc.args)) for fc in resp.function_calls or []] == [(TOOL_NAME, TOOL_ARGS)]
+    assert [(fc.name, dict(fc.args)) for fc in resp.function_calls or []] == [
+        (TOOL_NAME, TOOL_ARGS)
+    ]
     body = check_native_request(p, only_request(upstream), stream=False, tools=True)
     schema = (
         body["tools"][0]["function"]["parameters"]
@@ -1281,3 +1380,72 @@ def test_stream_cut_by_provider_is_an_error(sdk, provider, sdk_client, upstream)
     # What came before the break is a prefix of the answer.
     assert mock_reply(CUT_MODEL[provider.name]).startswith(text), text
     assert upstream.requests(), "nothing reached the provider"
+
+
+def test_anthropic_parallel_tool_turn_to_gemini_streaming(anthropic_client, upstream):
+    """Two tool calls in one assistant turn and their two results: Gemini gets one model turn with
+    both functionCalls and one user turn with both functionResponses, in order, each named after
+    its call (Anthropic results carry only the call's id)."""
+    p = MATRIX_PROVIDERS["gemini"]
+    with anthropic_client.messages.stream(
+        model=p.prefixed,
+        max_tokens=256,
+        tools=ANTHROPIC_TOOLS,
+        messages=[
+            {"role": "user", "content": "Weather in Paris and in London?"},
+            {
+                "role": "assistant",
+                "content": [
+                    {
+                        "type": "tool_use",
+                        "id": "toolu_P",
+                        "name": TOOL_NAME,
+                        "input": {"location": "Paris"},
+                    },
+                    {
+                        "type": "tool_use",
+                        "id": "toolu_L",
+                        "name": TOOL_NAME,
+                        "input": {"location": "London"},
+                    },
+                ],
+            },
+            {
+                "role": "user",
+                "content": [
+                    {
+                        "type": "tool_result",
+                        "tool_use_id": "toolu_P",
+                        "content": "Paris: 18 degrees",
+                    },
+                    {
+                        "type": "tool_result",
+                        "tool_use_id": "toolu_L",
+                        "content": "London: 12 degrees",
+                    },
+                ],
+            },
+        ],
+    ) as s:
+        final = s.get_final_message()
+    assert final.stop_reason == "tool_use"
+    assert [(b.name, b.input) for b in final.content if b.type == "tool_use"] == [
+        (TOOL_NAME, TOOL_ARGS)
+    ]
+
+    rec = only_request(upstream)
+    assert rec["path"] == f"/v1beta/models/{p.model}:streamGenerateContent?alt=sse"
+    check_auth(p, rec)
+    contents = json.loads(rec["body"])["contents"]
+    assert [c["role"] for c in contents] == ["user", "model", "user"], contents
+    calls = [pt["functionCall"] for pt in contents[1]["parts"] if "functionCall" in pt]
+    assert [(c["name"], c["args"]) for c in calls] == [
+        (TOOL_NAME, {"location": "Paris"}),
+        (TOOL_NAME, {"location": "London"}),
+    ], contents[1]
+    resps = [pt["functionResponse"] for pt in contents[2]["parts"] if "functionResponse" in pt]
+    assert [r["name"] for r in resps] == [TOOL_NAME, TOOL_NAME], contents[2]
+    assert "Paris: 18 degrees" in json.dumps(resps[0]["response"]), resps
+    assert "London: 12 degrees" in json.dumps(resps[1]["response"]), resps
+    if all("id" in c for c in calls):
+        assert [r.get("id") for r in resps] == [c["id"] for c in calls], (calls, resps)
