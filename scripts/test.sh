@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
-if ! .venv/bin/python -c 'import openai, pytest' 2>/dev/null \
+if ! .venv/bin/python -c 'import openai, anthropic, google.genai, pytest' 2>/dev/null \
    || [ tests/python/requirements.txt -nt .venv/.installed ]; then
   .venv/bin/pip install --quiet --disable-pip-version-check -r tests/python/requirements.txt
   touch .venv/.installed

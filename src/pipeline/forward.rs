@@ -251,6 +251,7 @@ pub async fn send_and_relay(
                 &mut upstream,
                 provider,
                 &meta,
+                ctx.format,
                 ctx.keep_alive,
                 &mut waited,
             )

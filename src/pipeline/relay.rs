@@ -10,6 +10,7 @@ use std::time::Duration;
 use bytes::{Buf, BytesMut};
 
 use super::respond::Meta;
+use crate::error::ApiFormat;
 use crate::http::chunked::{self, ChunkedDecoder};
 use crate::http::response::ResponseFraming;
 use crate::http::write;
@@ -37,6 +38,7 @@ pub async fn relay(
     up: &mut UpstreamConn,
     provider: &Provider,
     meta: &Meta<'_>,
+    format: ApiFormat,
     keep_alive: bool,
     waited: &mut Duration,
 ) -> RelayOutcome {
@@ -187,16 +189,10 @@ pub async fn relay(
                 }
                 Ok(false) => {}
                 Err(reason) if sse => {
-                    // End the stream well-formed, with an error event the SDK surfaces.
-                    let mut event = BytesMut::new();
-                    event.extend_from_slice(b"data: {\"error\":{\"message\":");
-                    crate::json_scan::write_json_string(
-                        &format!("provider '{}' failed mid-stream: {reason}", provider.name),
-                        &mut event,
-                    );
-                    event.extend_from_slice(
-                        b",\"type\":\"upstream_error\",\"param\":null,\"code\":\"stream_interrupted\"}}\n\n",
-                    );
+                    // End the stream well-formed, with an error event the caller's SDK surfaces.
+                    let message =
+                        format!("provider '{}' failed mid-stream: {reason}", provider.name);
+                    let event = interrupted_event(format, &message);
                     frame(&event, raw_until_close, &mut conn.wbuf);
                     end_body(raw_until_close, &mut conn.wbuf);
                     out.client_keep_alive = conn.flush().await && keep_alive;
@@ -210,6 +206,35 @@ pub async fn relay(
         }
     }
     out
+}
+
+/// The event that ends a relayed stream cut by the provider, in the caller's own format: an
+/// `error` chunk for OpenAI (the SDKs raise on it), `event: error` for Anthropic, an error chunk
+/// with a numeric `code` for Gemini.
+fn interrupted_event(format: ApiFormat, message: &str) -> BytesMut {
+    let mut event = BytesMut::new();
+    match format {
+        ApiFormat::OpenAi => {
+            event.extend_from_slice(b"data: {\"error\":{\"message\":");
+            crate::json_scan::write_json_string(message, &mut event);
+            event.extend_from_slice(
+                b",\"type\":\"upstream_error\",\"param\":null,\"code\":\"stream_interrupted\"}}\n\n",
+            );
+        }
+        ApiFormat::Anthropic => {
+            event.extend_from_slice(
+                b"event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"api_error\",\"message\":",
+            );
+            crate::json_scan::write_json_string(message, &mut event);
+            event.extend_from_slice(b"}}\n\n");
+        }
+        ApiFormat::Gemini => {
+            event.extend_from_slice(b"data: {\"error\":{\"code\":502,\"message\":");
+            crate::json_scan::write_json_string(message, &mut event);
+            event.extend_from_slice(b",\"status\":\"INTERNAL\"}}\n\n");
+        }
+    }
+    event
 }
 
 /// Appends `payload` as one chunk, or as is for a caller that gets the raw body.
@@ -270,6 +295,31 @@ fn is_hop_header(name: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn interrupted_events_speak_the_callers_format() {
+        let body = |e: &BytesMut| {
+            let text = std::str::from_utf8(e).unwrap().to_string();
+            let data = text
+                .lines()
+                .find_map(|l| l.strip_prefix("data: "))
+                .unwrap()
+                .to_string();
+            (
+                text,
+                serde_json::from_str::<serde_json::Value>(&data).unwrap(),
+            )
+        };
+        let (_, v) = body(&interrupted_event(ApiFormat::OpenAi, "cut \"x\""));
+        assert_eq!(v["error"]["code"], "stream_interrupted");
+        assert_eq!(v["error"]["message"], "cut \"x\"");
+        let (text, v) = body(&interrupted_event(ApiFormat::Anthropic, "cut"));
+        assert!(text.starts_with("event: error\n"));
+        assert_eq!(v["error"]["type"], "api_error");
+        let (_, v) = body(&interrupted_event(ApiFormat::Gemini, "cut"));
+        assert_eq!(v["error"]["code"], 502);
+        assert_eq!(v["error"]["status"], "INTERNAL");
+    }
 
     #[test]
     fn event_boundaries() {
