@@ -208,3 +208,5 @@ pub fn now_secs() -> u64 {
 
 #[cfg(test)]
 pub mod fixtures;
+#[cfg(test)]
+mod fuzz;
