@@ -6,7 +6,8 @@ use super::reader::{wrong_type, Errors, Fields};
 use super::{AliasTarget, ModelAlias};
 use toml::Value;
 
-const FALLBACKS_UNSUPPORTED: &str = "fallbacks are not supported by this version yet: remove 'fallbacks' (requests to this alias would not fall back)";
+/// The strategy names `strategy` accepts.
+pub const STRATEGIES: &[&str] = &["weighted", "latency", "least-busy", "cost", "ordered"];
 
 /// Reads `models[index]`; `providers` are the declared provider names.
 /// Returns the name as written (for duplicate checks) and the alias when it
@@ -25,8 +26,8 @@ pub fn read_alias(
     let before = errors.0.len();
     let f = Fields::new(table, path);
     f.deny_unknown(
-        &["name", "targets"],
-        &[("fallbacks", FALLBACKS_UNSUPPORTED)],
+        &["name", "targets", "fallbacks", "strategy", "max_latency_ms"],
+        &[],
         errors,
     );
     let name = f.str("name", errors);
@@ -58,10 +59,35 @@ pub fn read_alias(
         }
         Some(other) => errors.push(f.at("targets"), wrong_type("an array", other)),
     }
+    // Fallback names are checked against the aliases once all are read (parse.rs).
+    let fallbacks = f.str_list("fallbacks", errors);
+    let strategy = f
+        .str("strategy", errors)
+        .unwrap_or_else(|| "weighted".to_string());
+    if !STRATEGIES.contains(&strategy.as_str()) {
+        errors.push(
+            f.at("strategy"),
+            format!(
+                "unknown strategy {strategy:?} (expected one of: {})",
+                STRATEGIES.join(", ")
+            ),
+        );
+    }
+    let max_latency_ms = f.u64("max_latency_ms", 5_000, errors);
+    super::reader::check_range(
+        errors,
+        &f.at("max_latency_ms"),
+        max_latency_ms,
+        1,
+        super::server::MAX_TIMEOUT_MS,
+    );
     let alias = match &name {
         Some(n) if errors.0.len() == before => Some(ModelAlias {
             name: n.clone(),
             targets,
+            fallbacks,
+            strategy,
+            max_latency_ms,
         }),
         _ => None,
     };

@@ -103,6 +103,39 @@ pub struct ProviderConfig {
     /// Path of a service-account JSON key (vertex only); the gateway exchanges it for OAuth
     /// tokens off the request path. Without it, vertex `keys` are used as access tokens.
     pub credentials_file: Option<String>,
+    /// Time allowed until the response head arrives, in ms; default `timeout_ms`.
+    pub first_byte_timeout_ms: u64,
+    /// Longest gap between two reads of a response body (a stream's events), in ms; default
+    /// `timeout_ms`.
+    pub stream_idle_timeout_ms: u64,
+    /// Retries and key cooldown (`retry = { ... }`).
+    pub retry: RetryConfig,
+}
+
+/// `retry = { max_attempts, backoff_ms, max_backoff_ms, cooldown_ms }` of a provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryConfig {
+    /// Attempts on this provider per request, keys included (1 = no retry); default 3.
+    pub max_attempts: u32,
+    /// First backoff before a retry after a 5xx or connection failure, in ms (doubled each time,
+    /// with full jitter); default 100.
+    pub backoff_ms: u64,
+    /// Largest backoff, in ms; default 2000.
+    pub max_backoff_ms: u64,
+    /// How long a key answered with 429 rests when the provider names no `retry-after`, in ms;
+    /// default 30000.
+    pub cooldown_ms: u64,
+}
+
+impl Default for RetryConfig {
+    fn default() -> Self {
+        RetryConfig {
+            max_attempts: 3,
+            backoff_ms: 100,
+            max_backoff_ms: 2_000,
+            cooldown_ms: 30_000,
+        }
+    }
 }
 
 /// One API key of a provider.
@@ -121,8 +154,16 @@ pub struct KeyConfig {
 pub struct ModelAlias {
     /// The name callers use; no `/`.
     pub name: String,
-    /// Where requests go, chosen by weight; never empty.
+    /// Where requests go, ordered by `strategy`; never empty.
     pub targets: Vec<AliasTarget>,
+    /// Tried in order after every target failed: aliases or `provider/model` names; default empty.
+    pub fallbacks: Vec<String>,
+    /// How targets are ordered per request: `weighted` (default), `latency`, `least-busy`,
+    /// `cost` or `ordered`.
+    pub strategy: String,
+    /// `cost` strategy: targets slower than this (latency EWMA) are tried after cheaper fast
+    /// ones; default 5000.
+    pub max_latency_ms: u64,
 }
 
 /// One target of an alias: `provider/model` with a weight.

@@ -126,10 +126,43 @@ fn read_config(table: &toml::Table, errors: &mut Errors) -> Config {
         }
         models.extend(alias);
     }
+    check_fallbacks(&models, &alias_names, &names, errors);
     Config {
         server,
         providers,
         models,
+    }
+}
+
+/// Every alias fallback names an alias or `provider/model` with a configured provider.
+fn check_fallbacks(
+    models: &[super::ModelAlias],
+    aliases: &[(usize, String)],
+    providers: &[String],
+    errors: &mut Errors,
+) {
+    for alias in models {
+        let Some((i, _)) = aliases.iter().find(|(_, n)| *n == alias.name) else {
+            continue;
+        };
+        for (j, fallback) in alias.fallbacks.iter().enumerate() {
+            let at = index_path(&(index_path("models", *i) + ".fallbacks"), j);
+            if aliases.iter().any(|(_, n)| n == fallback) {
+                if *fallback == alias.name {
+                    errors.push(at, format!("alias '{fallback}' cannot fall back to itself"));
+                }
+                continue;
+            }
+            match fallback.split_once('/') {
+                Some((p, m)) if !m.is_empty() && providers.iter().any(|x| x == p) => {}
+                _ => errors.push(
+                    at,
+                    format!(
+                        "fallback {fallback:?} is neither an alias nor \"provider/model\" with a configured provider"
+                    ),
+                ),
+            }
+        }
     }
 }
 

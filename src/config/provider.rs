@@ -41,6 +41,9 @@ impl ProviderConfig {
             region: None,
             project: None,
             credentials_file: None,
+            first_byte_timeout_ms: DEFAULT_TIMEOUT_MS,
+            stream_idle_timeout_ms: DEFAULT_TIMEOUT_MS,
+            retry: super::RetryConfig::default(),
         }
     }
 }
@@ -62,6 +65,9 @@ const FIELDS: &[&str] = &[
     "region",
     "project",
     "credentials_file",
+    "first_byte_timeout_ms",
+    "stream_idle_timeout_ms",
+    "retry",
 ];
 
 /// True for a valid provider name: `[a-z0-9_-]+`.
@@ -117,9 +123,20 @@ pub fn read_provider(
         v
     };
     let timeout_ms = timeout("timeout_ms", DEFAULT_TIMEOUT_MS);
+    // Absent: `timeout_ms` (already checked; an invalid one is reported once, not three times).
+    let mut derived = |key: &str| {
+        if f.get(key).is_some() {
+            timeout(key, timeout_ms)
+        } else {
+            timeout_ms
+        }
+    };
+    let first_byte_timeout_ms = derived("first_byte_timeout_ms");
+    let stream_idle_timeout_ms = derived("stream_idle_timeout_ms");
     let connect_timeout_ms = timeout("connect_timeout_ms", DEFAULT_CONNECT_TIMEOUT_MS);
     let pool_idle_timeout_ms = timeout("pool_idle_timeout_ms", DEFAULT_POOL_IDLE_TIMEOUT_MS);
     let pool_max_idle = f.usize("pool_max_idle", DEFAULT_POOL_MAX_IDLE, errors);
+    let retry = read_retry(&f, errors);
 
     let provider = match (name.clone(), kind, base_url) {
         (Some(name), Some(kind), Some(base_url)) if errors.0.len() == before => {
@@ -139,6 +156,9 @@ pub fn read_provider(
                 region: cloud.region,
                 project: cloud.project,
                 credentials_file: cloud.credentials_file,
+                first_byte_timeout_ms,
+                stream_idle_timeout_ms,
+                retry,
             })
         }
         _ => None,
@@ -176,6 +196,45 @@ fn read_kind(f: &Fields<'_>, name: Option<&str>, errors: &mut Errors) -> Option<
             None
         }
     }
+}
+
+/// `retry = { max_attempts, backoff_ms, max_backoff_ms, cooldown_ms }`, each optional.
+fn read_retry(f: &Fields<'_>, errors: &mut Errors) -> super::RetryConfig {
+    let mut retry = super::RetryConfig::default();
+    let Some(value) = f.get("retry") else {
+        return retry;
+    };
+    let Value::Table(t) = value else {
+        errors.push(f.at("retry"), wrong_type("a table", value));
+        return retry;
+    };
+    let r = Fields::new(t, f.at("retry"));
+    r.deny_unknown(
+        &[
+            "max_attempts",
+            "backoff_ms",
+            "max_backoff_ms",
+            "cooldown_ms",
+        ],
+        &[],
+        errors,
+    );
+    let attempts = r.u64("max_attempts", u64::from(retry.max_attempts), errors);
+    if check_range(errors, &r.at("max_attempts"), attempts, 1, 20) {
+        retry.max_attempts = attempts as u32;
+    }
+    let mut ms = |key: &str, default: u64| {
+        let v = r.u64(key, default, errors);
+        check_range(errors, &r.at(key), v, 0, MAX_TIMEOUT_MS);
+        v
+    };
+    retry.backoff_ms = ms("backoff_ms", retry.backoff_ms);
+    retry.max_backoff_ms = ms("max_backoff_ms", retry.max_backoff_ms);
+    retry.cooldown_ms = ms("cooldown_ms", retry.cooldown_ms);
+    if retry.max_backoff_ms < retry.backoff_ms {
+        errors.push(r.at("max_backoff_ms"), "must not be below backoff_ms");
+    }
+    retry
 }
 
 /// Bedrock keys are `ACCESS_KEY_ID:SECRET_ACCESS_KEY[:SESSION_TOKEN]`; vertex needs

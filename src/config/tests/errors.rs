@@ -16,9 +16,29 @@ fn unsupported_sections() {
         "caching is not supported by this version yet",
     );
     one_error(
-        "[[providers]]\nname = \"openai\"\napi_key = \"k\"\n[[models]]\nname = \"m\"\ntargets = [\"openai/x\"]\nfallbacks = [\"openai/y\"]\n",
-        "models[0].fallbacks",
-        "fallbacks are not supported by this version yet",
+        "[[providers]]\nname = \"openai\"\napi_key = \"k\"\n[[models]]\nname = \"m\"\ntargets = [\"openai/x\"]\nfallbacks = [\"nope/y\"]\n",
+        "models[0].fallbacks[0]",
+        "fallback \"nope/y\" is neither an alias nor",
+    );
+    one_error(
+        "[[providers]]\nname = \"openai\"\napi_key = \"k\"\n[[models]]\nname = \"m\"\ntargets = [\"openai/x\"]\nfallbacks = [\"m\"]\n",
+        "models[0].fallbacks[0]",
+        "cannot fall back to itself",
+    );
+    one_error(
+        "[[providers]]\nname = \"openai\"\napi_key = \"k\"\n[[models]]\nname = \"m\"\ntargets = [\"openai/x\"]\nstrategy = \"fastest\"\n",
+        "models[0].strategy",
+        "unknown strategy \"fastest\"",
+    );
+    one_error(
+        "[[providers]]\nname = \"openai\"\napi_key = \"k\"\nretry = { max_attempts = 0 }\n",
+        "providers[0].retry.max_attempts",
+        "must be between 1 and 20",
+    );
+    one_error(
+        "[[providers]]\nname = \"openai\"\napi_key = \"k\"\nretry = { backoff_ms = 500, max_backoff_ms = 100 }\n",
+        "providers[0].retry.max_backoff_ms",
+        "must not be below backoff_ms",
     );
     one_error(
         "[[providers]]\nname = \"b\"\nkind = \"bedrock\"\napi_key = \"AKID:SECRET\"\n",
@@ -80,9 +100,9 @@ fn unknown_fields_have_locations() {
         "unknown field",
     );
     one_error(
-        "[[providers]]\nname = \"x\"\nkind = \"vllm\"\n[[models]]\nname = \"m\"\ntargets = [\"x/y\"]\nstrategy = \"x\"\n",
-        "models[0].strategy",
-        "unknown field 'strategy' (expected one of: name, targets)",
+        "[[providers]]\nname = \"x\"\nkind = \"vllm\"\n[[models]]\nname = \"m\"\ntargets = [\"x/y\"]\nweights = \"x\"\n",
+        "models[0].weights",
+        "unknown field 'weights' (expected one of: name, targets, fallbacks, strategy, max_latency_ms)",
     );
 }
 
