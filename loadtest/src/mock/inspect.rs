@@ -43,6 +43,8 @@ pub struct Shared {
     enabled: bool,
     /// Records kept per thread.
     cap: usize,
+    /// Requests seen per `flakyN` model name since start or reset.
+    flaky: Mutex<std::collections::HashMap<String, u32>>,
 }
 
 /// The JSON answer of `GET /_mock/requests`.
@@ -63,6 +65,7 @@ impl Shared {
             connections: AtomicU64::new(0),
             enabled: enabled && cap > 0,
             cap,
+            flaky: Mutex::new(std::collections::HashMap::new()),
         }
     }
 
@@ -124,8 +127,20 @@ impl Shared {
         let _ = serde_json::to_writer(&mut *out, &snap);
     }
 
-    /// Clears the records and the connection counter.
+    /// Counts a request for a `flakyN` model; returns how many there were, this one included.
+    pub fn flaky_hit(&self, model: &str) -> u32 {
+        let mut seen = self.flaky.lock().unwrap_or_else(PoisonError::into_inner);
+        let n = seen.entry(model.to_string()).or_insert(0);
+        *n += 1;
+        *n
+    }
+
+    /// Clears the records, the connection counter and the `flakyN` counts.
     pub fn reset(&self) {
+        self.flaky
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
         for m in &self.records {
             m.lock().unwrap_or_else(PoisonError::into_inner).clear();
         }

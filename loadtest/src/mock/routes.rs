@@ -367,7 +367,24 @@ fn provider(
             _ => return error(resp, dialect, 400, "mock: missing required field `model`"),
         },
     };
-    let faults = Faults::from_model(model);
+    let mut faults = Faults::from_model(model);
+    // Faults named in the credential let tests fail one key of a provider and not the others.
+    for h in req.headers {
+        if matches!(
+            h.name.to_ascii_lowercase().as_str(),
+            "authorization" | "x-api-key" | "x-goog-api-key" | "api-key"
+        ) {
+            faults = faults.or(Faults::from_model(&String::from_utf8_lossy(h.value)));
+        }
+    }
+    // `flakyN`: the first N requests for this model (since the last reset) fail with 500.
+    if faults.status.is_none() {
+        if let Some(n) = super::faults::flaky_count(model) {
+            if ctx.shared.flaky_hit(model) <= n {
+                faults.status = Some(500);
+            }
+        }
+    }
     let cfg = &ctx.cfg;
     let delay_ms = cfg.latency_ms + if faults.slow { cfg.slow_ms } else { 0 };
     if faults.reset {
