@@ -33,6 +33,12 @@ pub struct Gateway {
     pub metric_peers: Vec<UnboundedSender<SnapshotRequest>>,
     /// Incremented by every reload; pooled connections remember the generation they belong to.
     pub generation: u64,
+    /// Circuit-breaker and health settings (from `[routing]`).
+    pub health: crate::routing::health::HealthConfig,
+    /// Routing rules (`[[routes]]`), compiled.
+    pub rules: crate::routing::rules::Rules,
+    /// Each provider's kind, by index (the price table is keyed by kind).
+    pub kinds: Vec<crate::config::ProviderKind>,
 }
 
 impl Gateway {
@@ -53,7 +59,21 @@ impl Gateway {
             max_head_bytes: config.server.max_header_bytes,
             max_headers: config.server.max_headers,
         };
+        let r = &config.routing;
+        let health = crate::routing::health::HealthConfig {
+            failure_threshold: r.failure_threshold,
+            error_rate_threshold: r.error_rate_threshold,
+            min_requests: r.min_requests,
+            open_duration: std::time::Duration::from_millis(r.open_ms),
+            max_open_duration: std::time::Duration::from_millis(r.max_open_ms),
+            ..crate::routing::health::HealthConfig::default()
+        };
+        let rules = crate::routing::rules::Rules::compile(&config.routes);
+        let kinds = providers.iter().map(|p| p.kind).collect();
         Ok(Arc::new(Gateway {
+            health,
+            rules,
+            kinds,
             providers,
             models,
             models_json,

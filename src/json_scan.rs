@@ -735,6 +735,9 @@ pub struct RequestFields {
     pub model_escaped: bool,
     /// The top-level `"stream"` flag; `false` when absent or `null`.
     pub stream: bool,
+    /// Span of the whole top-level `"fallbacks"` member (key, colon and value), which the gateway
+    /// reads and removes before forwarding; `None` when absent.
+    pub fallbacks: Option<Range<usize>>,
 }
 
 /// Why a request body cannot be passed through: invalid JSON or a badly typed field we rely on.
@@ -809,6 +812,9 @@ pub fn scan_request(body: &[u8]) -> Result<RequestFields, FieldError> {
             } else {
                 first_err.get_or_insert(FieldError::ModelNotString);
             }
+        } else if key_is(key, escapes.key, b"fallbacks") {
+            // The key's opening quote is one byte before its contents.
+            fields.fallbacks = Some(m.key.start.saturating_sub(1)..m.value.end);
         } else if key_is(key, escapes.key, b"stream") {
             if seen_stream {
                 first_err.get_or_insert(FieldError::DuplicateStream);
@@ -828,6 +834,27 @@ pub fn scan_request(body: &[u8]) -> Result<RequestFields, FieldError> {
         Some(e) => Err(e),
         None => Ok(fields),
     }
+}
+
+/// Copies `body` without the object member at `span` (as found by [`scan_request`]) and the comma
+/// that separated it from its neighbour, so the result is still a valid JSON object.
+pub fn remove_member(body: &[u8], span: Range<usize>) -> Vec<u8> {
+    let is_ws = |b: &u8| matches!(b, b' ' | b'\t' | b'\n' | b'\r');
+    let (mut start, mut end) = (span.start.min(body.len()), span.end.min(body.len()));
+    // A following comma goes with the member; else the preceding one (it was the last member).
+    let after = end + body[end..].iter().take_while(|b| is_ws(b)).count();
+    if body.get(after) == Some(&b',') {
+        end = after + 1;
+    } else {
+        let before = start - body[..start].iter().rev().take_while(|b| is_ws(b)).count();
+        if before > 0 && body[before - 1] == b',' {
+            start = before - 1;
+        }
+    }
+    let mut out = Vec::with_capacity(body.len() - (end - start));
+    out.extend_from_slice(&body[..start]);
+    out.extend_from_slice(&body[end..]);
+    out
 }
 
 /// The model name from a body scanned by [`scan_request`], unescaped.
@@ -919,6 +946,37 @@ pub fn write_json_string(s: &str, out: &mut BytesMut) {
     }
     out.extend_from_slice(bytes.get(run..).unwrap_or_default());
     out.extend_from_slice(b"\"");
+}
+
+#[cfg(test)]
+mod fallbacks_tests {
+    use super::*;
+
+    #[test]
+    fn fallbacks_member_is_found_and_removed() {
+        for (body, expected) in [
+            (
+                r#"{"model":"m","fallbacks":["a","b"],"stream":true}"#,
+                r#"{"model":"m","stream":true}"#,
+            ),
+            (
+                r#"{"model":"m", "fallbacks" : ["a"] }"#,
+                r#"{"model":"m" }"#,
+            ),
+            (r#"{"fallbacks":[],"model":"m"}"#, r#"{"model":"m"}"#),
+            (r#"{"fallbacks":["x"]}"#, r#"{}"#),
+        ] {
+            let fields = scan_request(body.as_bytes()).unwrap();
+            let span = fields.fallbacks.clone().unwrap();
+            let out = remove_member(body.as_bytes(), span);
+            assert_eq!(std::str::from_utf8(&out).unwrap(), expected, "{body}");
+            assert!(scan_request(&out).is_ok());
+        }
+        assert!(scan_request(br#"{"model":"m"}"#)
+            .unwrap()
+            .fallbacks
+            .is_none());
+    }
 }
 
 #[cfg(test)]
@@ -1378,6 +1436,7 @@ mod tests {
                 model: Some(span),
                 model_escaped: true,
                 stream: false,
+                fallbacks: None,
             };
             let _ = model_str(body, &f, &mut String::new());
             let f = RequestFields {

@@ -19,6 +19,7 @@ pub mod json_scan;
 pub mod metrics;
 pub mod pipeline;
 pub mod providers;
+pub mod routing;
 pub mod server;
 pub mod translate;
 pub mod upstream;

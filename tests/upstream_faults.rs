@@ -49,11 +49,18 @@ fn provider_errors_pass_through_with_retry_after() {
     assert_eq!(r.status, 429);
     assert_eq!(r.header("retry-after"), Some("1"));
     assert!(r.json()["error"].is_object());
+    // The provider's only key now rests for its retry-after: the gateway answers itself.
+    let r = c.post_json("/v1/chat/completions", CHAT);
+    assert_eq!(r.status, 503, "{}", r.text());
+    assert_eq!(r.json()["error"]["code"], "no_usable_key");
+    std::thread::sleep(std::time::Duration::from_millis(1100));
     let r = c.post_json(
         "/v1/chat/completions",
         r#"{"model":"mock/gpt-fail500","messages":[]}"#,
     );
     assert_eq!(r.status, 500);
+    // Retried per the provider's policy (3 attempts by default) before giving up.
+    assert_eq!(r.header("x-shardgate-attempts"), Some("3"));
     assert_eq!(c.post_json("/v1/chat/completions", CHAT).status, 200);
 }
 

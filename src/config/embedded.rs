@@ -96,6 +96,8 @@ pub fn embedded_default(env: &dyn Fn(&str) -> Option<String>) -> (Config, Vec<St
         server: ServerConfig::default(),
         providers,
         models: Vec::new(),
+        routes: Vec::new(),
+        routing: super::RoutingConfig::default(),
     };
     (config, banner)
 }

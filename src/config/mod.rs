@@ -17,6 +17,7 @@ mod parse;
 mod path;
 mod provider;
 mod reader;
+mod rules;
 mod server;
 #[cfg(test)]
 mod tests;
@@ -24,13 +25,14 @@ mod tests;
 pub use base_url::BaseUrl;
 pub use interpolate::interpolate_str;
 pub use kind::ProviderKind;
+pub use rules::{HeaderCondition, ModelPattern, RouteMatch, RouteRule, RouteTo};
 
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::Path;
 
 /// The whole gateway configuration, validated.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     /// Listener, shard, limit and timeout settings (`[server]`).
     pub server: ServerConfig,
@@ -38,6 +40,40 @@ pub struct Config {
     pub providers: Vec<ProviderConfig>,
     /// Model aliases (`[[models]]`), in file order; names are unique.
     pub models: Vec<ModelAlias>,
+    /// Routing rules (`[[routes]]`), in file order: the first that matches a request decides
+    /// where it goes (docs/routing.md); default none.
+    pub routes: Vec<RouteRule>,
+    /// Health tracking and circuit breakers (`[routing]`).
+    pub routing: RoutingConfig,
+}
+
+/// `[routing]`: when a target's circuit breaker opens and for how long.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RoutingConfig {
+    /// Consecutive failures of a target that open its circuit (0: never by count); default 5.
+    pub failure_threshold: u32,
+    /// Error rate (0–1, an average over recent attempts) above which the circuit opens once
+    /// `min_requests` attempts were seen; default 0.5.
+    pub error_rate_threshold: f64,
+    /// Attempts needed before the error rate may open a circuit; default 20.
+    pub min_requests: u32,
+    /// How long a circuit stays open before one probe is let through, in ms; default 10000
+    /// (doubled for each failed probe, up to `max_open_ms`).
+    pub open_ms: u64,
+    /// Longest open period, in ms; default 300000.
+    pub max_open_ms: u64,
+}
+
+impl Default for RoutingConfig {
+    fn default() -> Self {
+        RoutingConfig {
+            failure_threshold: 5,
+            error_rate_threshold: 0.5,
+            min_requests: 20,
+            open_ms: 10_000,
+            max_open_ms: 300_000,
+        }
+    }
 }
 
 /// Settings of the HTTP server and its shards (`[server]`).

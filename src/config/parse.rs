@@ -6,6 +6,7 @@ use super::interpolate::interpolate_value;
 use super::path::{index_path, line_column};
 use super::provider::read_provider;
 use super::reader::{wrong_type, Errors, Fields};
+use super::rules::read_rules;
 use super::server::read_server;
 use super::{Config, ConfigError};
 use toml::Value;
@@ -59,7 +60,7 @@ pub fn from_toml_str(
 }
 
 /// The top-level sections this build understands.
-const SECTIONS: &[&str] = &["server", "providers", "models"];
+const SECTIONS: &[&str] = &["server", "providers", "models", "routes", "routing"];
 
 /// Sort key of a location: top level first, then `server`, then each
 /// provider, then each alias.
@@ -127,11 +128,66 @@ fn read_config(table: &toml::Table, errors: &mut Errors) -> Config {
         models.extend(alias);
     }
     check_fallbacks(&models, &alias_names, &names, errors);
+    let alias_list: Vec<String> = alias_names.into_iter().map(|(_, n)| n).collect();
+    let routes = read_rules(root.get("routes"), &names, &alias_list, errors);
+    let routing = read_routing(root.get("routing"), errors);
     Config {
         server,
         providers,
         models,
+        routes,
+        routing,
     }
+}
+
+/// `[routing]`: circuit-breaker settings, each optional.
+fn read_routing(value: Option<&Value>, errors: &mut Errors) -> super::RoutingConfig {
+    let mut r = super::RoutingConfig::default();
+    let Some(value) = value else {
+        return r;
+    };
+    let Value::Table(t) = value else {
+        errors.push("routing", wrong_type("a table", value));
+        return r;
+    };
+    let f = Fields::new(t, "routing");
+    f.deny_unknown(
+        &[
+            "failure_threshold",
+            "error_rate_threshold",
+            "min_requests",
+            "open_ms",
+            "max_open_ms",
+        ],
+        &[],
+        errors,
+    );
+    let n = f.u64("failure_threshold", u64::from(r.failure_threshold), errors);
+    if super::reader::check_range(errors, &f.at("failure_threshold"), n, 0, 1_000_000) {
+        r.failure_threshold = n as u32;
+    }
+    let n = f.u64("min_requests", u64::from(r.min_requests), errors);
+    if super::reader::check_range(errors, &f.at("min_requests"), n, 0, 1_000_000) {
+        r.min_requests = n as u32;
+    }
+    match f.get("error_rate_threshold") {
+        None => {}
+        Some(Value::Float(x)) if (0.0..=1.0).contains(x) => r.error_rate_threshold = *x,
+        Some(Value::Integer(x)) if (0..=1).contains(x) => r.error_rate_threshold = *x as f64,
+        Some(other) => errors.push(
+            f.at("error_rate_threshold"),
+            format!("must be a number between 0 and 1, found {other:?}"),
+        ),
+    }
+    let max = super::server::MAX_TIMEOUT_MS;
+    r.open_ms = f.u64("open_ms", r.open_ms, errors);
+    super::reader::check_range(errors, &f.at("open_ms"), r.open_ms, 1, max);
+    r.max_open_ms = f.u64("max_open_ms", r.max_open_ms, errors);
+    super::reader::check_range(errors, &f.at("max_open_ms"), r.max_open_ms, 1, max);
+    if r.max_open_ms < r.open_ms {
+        errors.push(f.at("max_open_ms"), "must not be below open_ms");
+    }
+    r
 }
 
 /// Every alias fallback names an alias or `provider/model` with a configured provider.

@@ -135,6 +135,8 @@ pub struct ShardMetrics {
     duration: Latency,
     overhead: Latency,
     upstream: Latency,
+    retries: u64,
+    fallbacks: u64,
 }
 
 impl Default for ShardMetrics {
@@ -153,6 +155,8 @@ impl ShardMetrics {
             duration: Latency::new(),
             overhead: Latency::new(),
             upstream: Latency::new(),
+            retries: 0,
+            fallbacks: 0,
         }
     }
 
@@ -196,6 +200,16 @@ impl ShardMetrics {
             .unwrap_or_default()
     }
 
+    /// Counts an attempt that repeats one on the same target (another key or the same again).
+    pub fn count_retry(&mut self) {
+        self.retries += 1;
+    }
+
+    /// Counts a request moving on to the next target of its plan after the previous failed.
+    pub fn count_fallback(&mut self) {
+        self.fallbacks += 1;
+    }
+
     /// A copy for a scrape.
     pub fn snapshot(&self) -> Snapshot {
         let requests = self
@@ -214,6 +228,9 @@ impl ShardMetrics {
             duration: self.duration.clone(),
             overhead: self.overhead.clone(),
             upstream: self.upstream.clone(),
+            retries: self.retries,
+            fallbacks: self.fallbacks,
+            health: Vec::new(),
         }
     }
 }
@@ -244,12 +261,32 @@ pub struct Snapshot {
     pub overhead: Latency,
     /// `upstream_duration_seconds`.
     pub upstream: Latency,
+    /// `retries_total`.
+    pub retries: u64,
+    /// `fallbacks_total`.
+    pub fallbacks: u64,
+    /// `target_health` samples, one per target a shard has seen (the renderer averages shards).
+    pub health: Vec<HealthSample>,
+}
+
+/// One target's health on one shard: 1 closed circuit, 0.5 half-open, 0 open.
+#[derive(Debug, Clone)]
+pub struct HealthSample {
+    /// Provider name.
+    pub provider: String,
+    /// Model name.
+    pub model: String,
+    /// The gauge value.
+    pub value: f64,
 }
 
 impl Snapshot {
     /// Folds `other` into `self` (histograms added, counters appended; the renderer sums them).
     pub fn merge(&mut self, other: Snapshot) {
         self.requests.extend(other.requests);
+        self.retries += other.retries;
+        self.fallbacks += other.fallbacks;
+        self.health.extend(other.health);
         self.duration.merge(&other.duration);
         self.overhead.merge(&other.overhead);
         self.upstream.merge(&other.upstream);

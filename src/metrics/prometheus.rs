@@ -60,6 +60,31 @@ pub fn render(snap: &Snapshot) -> String {
             escape(model)
         );
     }
+    let _ = writeln!(out, "# HELP shardgate_retries_total Upstream attempts that repeated one on the same target (another key, or the same after a pause).");
+    let _ = writeln!(out, "# TYPE shardgate_retries_total counter");
+    let _ = writeln!(out, "shardgate_retries_total {}", snap.retries);
+    let _ = writeln!(out, "# HELP shardgate_fallbacks_total Requests that moved on to the next target of their plan after one failed.");
+    let _ = writeln!(out, "# TYPE shardgate_fallbacks_total counter");
+    let _ = writeln!(out, "shardgate_fallbacks_total {}", snap.fallbacks);
+    let mut health: BTreeMap<(&str, &str), (f64, u32)> = BTreeMap::new();
+    for h in &snap.health {
+        let e = health
+            .entry((h.provider.as_str(), h.model.as_str()))
+            .or_insert((0.0, 0));
+        e.0 += h.value;
+        e.1 += 1;
+    }
+    let _ = writeln!(out, "# HELP shardgate_target_health Circuit state of a provider/model target, averaged over shards: 1 closed, 0.5 half-open, 0 open.");
+    let _ = writeln!(out, "# TYPE shardgate_target_health gauge");
+    for ((provider, model), (sum, n)) in &health {
+        let _ = writeln!(
+            out,
+            "shardgate_target_health{{provider=\"{}\",model=\"{}\"}} {}",
+            escape(provider),
+            escape(model),
+            sum / f64::from((*n).max(1))
+        );
+    }
     histogram(
         &mut out,
         "shardgate_request_duration_seconds",

@@ -67,6 +67,10 @@ pub struct RequestCtx {
     pub route: RouteLabel,
     /// The caller's API format: errors are written in it.
     pub format: ApiFormat,
+    /// Upstream attempts made so far (`x-shardgate-attempts`).
+    pub attempts: u32,
+    /// Time spent waiting on providers, all attempts together.
+    pub upstream_wait: Duration,
 }
 
 /// Serves one complete request; returns whether the connection may carry another.
@@ -82,6 +86,8 @@ pub async fn handle(shard: &Shard, conn: &mut ClientConn, body: Bytes, received:
             Route::Proxy(inbound) => inbound.format(),
             _ => ApiFormat::OpenAi,
         },
+        attempts: 0,
+        upstream_wait: Duration::ZERO,
     };
     match route {
         Route::Proxy(inbound) => forward::proxy(shard, conn, body, inbound, &mut ctx).await,
@@ -202,7 +208,7 @@ fn record_local(shard: &Shard, ctx: &RequestCtx, status: u16) {
 
 /// Gathers every shard's metrics (this one directly, the others over their channels).
 async fn scrape(shard: &Shard) -> String {
-    let mut snap = shard.metrics.borrow().snapshot();
+    let mut snap = shard.metrics_snapshot();
     let gateway = shard.gateway();
     for (i, peer) in gateway.metric_peers.iter().enumerate() {
         if i == shard.id {

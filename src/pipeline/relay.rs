@@ -33,6 +33,7 @@ pub struct RelayOutcome {
 }
 
 /// Relays the response whose head `up` holds. `waited` accumulates time spent waiting on reads.
+#[allow(clippy::too_many_arguments)]
 pub async fn relay(
     conn: &mut ClientConn,
     up: &mut UpstreamConn,
@@ -40,8 +41,15 @@ pub async fn relay(
     meta: &Meta<'_>,
     format: ApiFormat,
     keep_alive: bool,
+    deadline: std::time::Instant,
     waited: &mut Duration,
 ) -> RelayOutcome {
+    // Each read waits at most the provider's idle timeout, never past the request's deadline.
+    let read_timeout = || {
+        provider
+            .idle_timeout
+            .min(deadline.saturating_duration_since(std::time::Instant::now()))
+    };
     let status = up.head.status;
     let framing = up.head.framing.unwrap_or(ResponseFraming::UntilClose);
     let sse = up.head.is_event_stream;
@@ -103,7 +111,7 @@ pub async fn relay(
             while remaining > 0 {
                 if up.rbuf.is_empty() {
                     let t = std::time::Instant::now();
-                    let got = up.fill(provider.timeout).await;
+                    let got = up.fill(read_timeout()).await;
                     *waited += t.elapsed();
                     if let Err(f) = got {
                         log_cut(provider, &f);
@@ -164,7 +172,7 @@ pub async fn relay(
                     break Ok(false);
                 }
                 let t = std::time::Instant::now();
-                let got = up.fill(provider.timeout).await;
+                let got = up.fill(read_timeout()).await;
                 *waited += t.elapsed();
                 match got {
                     Ok(_) => {}

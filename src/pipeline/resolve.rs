@@ -25,17 +25,41 @@ pub struct Target<'a> {
     pub model: &'a str,
 }
 
+/// One target of an alias, compiled.
 #[derive(Debug)]
-struct AliasTarget {
-    provider: usize,
-    model: String,
-    weight: u32,
+pub struct AliasTarget {
+    /// Provider index.
+    pub provider: usize,
+    /// The model name as the provider knows it.
+    pub model: String,
+    /// Relative weight.
+    pub weight: u32,
+}
+
+/// An alias compiled for routing.
+#[derive(Debug)]
+pub struct AliasEntry {
+    /// Its targets, in configuration order.
+    pub targets: Vec<AliasTarget>,
+    /// Names tried after every target failed, in order (aliases or `provider/model`).
+    pub fallbacks: Vec<String>,
+    /// How targets are ordered per request.
+    pub strategy: crate::routing::strategy::Strategy,
+}
+
+/// What a requested name resolves to.
+#[derive(Debug, Clone, Copy)]
+pub enum Resolved<'a> {
+    /// An alias: its targets are ordered by its strategy, then its fallbacks follow.
+    Alias(&'a AliasEntry),
+    /// One provider and model.
+    Direct(Target<'a>),
 }
 
 /// Lookup tables for resolution.
 #[derive(Debug, Default)]
 pub struct ModelIndex {
-    aliases: HashMap<String, Vec<AliasTarget>>,
+    aliases: HashMap<String, AliasEntry>,
     providers: HashMap<String, usize>,
     listed: HashMap<String, usize>,
     families: Vec<(&'static str, usize)>,
@@ -75,7 +99,18 @@ impl ModelIndex {
                         })
                 })
                 .collect();
-            index.aliases.insert(alias.name.clone(), targets);
+            let strategy = crate::routing::strategy::Strategy::from_config(
+                &alias.strategy,
+                std::time::Duration::from_millis(alias.max_latency_ms),
+            );
+            index.aliases.insert(
+                alias.name.clone(),
+                AliasEntry {
+                    targets,
+                    fallbacks: alias.fallbacks.clone(),
+                    strategy,
+                },
+            );
         }
         index
     }
@@ -86,8 +121,10 @@ impl ModelIndex {
         name: &'a str,
         rng: &mut fastrand::Rng,
     ) -> Result<Target<'a>, GatewayError> {
-        if let Some(targets) = self.aliases.get(name) {
-            if let Some(t) = crate::providers::weighted_pick(targets.iter(), |t| t.weight, rng) {
+        if let Some(alias) = self.aliases.get(name) {
+            if let Some(t) =
+                crate::providers::weighted_pick(alias.targets.iter(), |t| t.weight, rng)
+            {
                 return Ok(Target {
                     provider: t.provider,
                     model: &t.model,
@@ -127,6 +164,18 @@ impl ModelIndex {
             });
         }
         Err(self.unknown(name))
+    }
+
+    /// Resolves `name` without choosing among an alias's targets (routing orders them).
+    pub fn lookup<'a>(&'a self, name: &'a str) -> Result<Resolved<'a>, GatewayError> {
+        if let Some(alias) = self.aliases.get(name) {
+            if !alias.targets.is_empty() {
+                return Ok(Resolved::Alias(alias));
+            }
+        }
+        // Not an alias: `resolve` never draws from the RNG then.
+        let mut unused = fastrand::Rng::with_seed(0);
+        self.resolve(name, &mut unused).map(Resolved::Direct)
     }
 
     fn unknown(&self, name: &str) -> GatewayError {

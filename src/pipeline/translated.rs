@@ -1,103 +1,58 @@
 //! Stages 7–9 when the caller's format is not the provider's: decode the caller's request into
-//! the canonical model, encode it for the provider, run the exchange, and translate the answer
-//! (complete, streamed event by event, or an error) back into the caller's format.
+//! the canonical model once (`Prepared`), encode it for each provider an attempt goes to, and
+//! translate the answer (complete, streamed event by event, or an error) back into the caller's
+//! format. The attempt loop (`attempt.rs`) decides which provider and key each attempt uses.
 
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use serde_json::Value;
 
-use super::forward::{self, Routed};
+use super::forward::Routed;
 use super::respond::{self, Meta};
 use super::routes::{GeminiAction, Inbound};
 use super::RequestCtx;
 use crate::error::{ErrorKind, GatewayError};
 use crate::http::chunked;
 use crate::http::write;
-use crate::providers::{Operation, WireFormat};
+use crate::providers::{Endpoint, Operation, WireFormat};
 use crate::server::conn::ClientConn;
-use crate::server::shard::Shard;
 use crate::translate::codec::{self, CallerFormat};
 use crate::translate::{
-    anthropic, cohere, gemini, openai_embeddings, ProviderError, StreamEvent, TranslateError,
+    anthropic, cohere, gemini, openai_embeddings, ChatRequest, EmbedRequest, ProviderError,
+    StreamEvent, TranslateError,
 };
 use crate::upstream::body::{BodyError, BodyReader};
-use crate::upstream::exchange::{self, UpstreamConn};
+use crate::upstream::exchange::UpstreamConn;
 
 /// Largest complete answer read from a provider for translation.
 const MAX_TRANSLATED_BODY: usize = 64 * 1024 * 1024;
 /// Largest provider error body read for mapping.
-const MAX_ERROR_BODY: usize = 1024 * 1024;
+pub const MAX_ERROR_BODY: usize = 1024 * 1024;
 
-/// Serves a call whose caller format differs from the provider's.
-pub async fn proxy(
-    shard: &Shard,
-    conn: &mut ClientConn,
-    body: Bytes,
-    inbound: Inbound,
-    routed: &Routed<'_>,
-    ctx: &mut RequestCtx,
-) -> bool {
-    let value = match crate::translate::parse_json(&body) {
-        Ok(v) => v,
-        Err(e) => {
-            let err = GatewayError::new(ErrorKind::InvalidJson, e);
-            return super::finish_error(shard, conn, ctx, &err).await;
-        }
-    };
-    let outcome = match inbound {
-        Inbound::OpenAi(crate::providers::Endpoint::Embeddings) => {
-            embed(shard, conn, &value, routed, ctx).await
-        }
-        Inbound::AnthropicCountTokens | Inbound::Gemini(GeminiAction::CountTokens) => {
-            count_tokens(shard, conn, &value, inbound, routed, ctx).await
-        }
-        _ => chat(shard, conn, &value, inbound, routed, ctx).await,
-    };
-    match outcome {
-        Ok(keep) => keep,
-        Err(err) => super::finish_error(shard, conn, ctx, &err).await,
-    }
+/// The caller's request decoded once, reused by every attempt that needs translation.
+pub enum Prepared {
+    /// A chat turn (chat completions, legacy completions, Responses, Messages, generateContent).
+    Chat(Box<ChatRequest>),
+    /// OpenAI-format embeddings; `bool` = the caller wants base64 vectors.
+    Embed(EmbedRequest, bool),
+    /// Token counting.
+    Count(Box<ChatRequest>),
 }
 
-/// Serves a same-format call whose body the provider needs changed (Vertex's Claude): parse,
-/// adapt, send, and relay the answer as it is.
-pub async fn adapt(
-    shard: &Shard,
-    conn: &mut ClientConn,
-    body: Bytes,
-    op: Operation,
-    routed: &Routed<'_>,
-    ctx: &mut RequestCtx,
-) -> bool {
-    let mut value = match crate::translate::parse_json(&body) {
-        Ok(v) => v,
-        Err(e) => {
-            let err = GatewayError::new(ErrorKind::InvalidJson, e);
-            return super::finish_error(shard, conn, ctx, &err).await;
-        }
-    };
-    if let Some(obj) = value.as_object_mut() {
-        if obj.contains_key("model") {
-            obj.insert("model".into(), Value::String(routed.model.to_string()));
-        }
-    }
-    routed
-        .provider
-        .api
-        .adapt_request(routed.model, op, &mut value);
-    let request = match build_request(routed, op, &value, ctx) {
-        Ok(r) => r,
-        Err(err) => return super::finish_error(shard, conn, ctx, &err).await,
-    };
-    forward::send_and_relay(shard, conn, request, routed, ctx).await
+/// What an attempt sends upstream, or the answer when no upstream call is needed.
+pub enum Upstream {
+    /// Send this body for this operation.
+    Send(Operation, Value),
+    /// Answer locally with this estimated token count (the provider cannot count).
+    Estimate(u64),
 }
 
-/// The caller format of a chat route.
-fn caller_format(inbound: Inbound) -> CallerFormat {
+/// The caller format of a route.
+pub fn caller_format(inbound: Inbound) -> CallerFormat {
     match inbound {
-        Inbound::OpenAi(crate::providers::Endpoint::Completions) => CallerFormat::OpenAiCompletions,
-        Inbound::OpenAi(crate::providers::Endpoint::Responses) => CallerFormat::OpenAiResponses,
+        Inbound::OpenAi(Endpoint::Completions) => CallerFormat::OpenAiCompletions,
+        Inbound::OpenAi(Endpoint::Responses) => CallerFormat::OpenAiResponses,
         Inbound::OpenAi(_) => CallerFormat::OpenAiChat,
         Inbound::AnthropicMessages | Inbound::AnthropicCountTokens => CallerFormat::Anthropic,
         Inbound::Gemini(_) => CallerFormat::Gemini,
@@ -116,265 +71,96 @@ pub fn translate_error(e: TranslateError) -> GatewayError {
     }
 }
 
-/// A chat turn through translation.
-async fn chat(
-    shard: &Shard,
-    conn: &mut ClientConn,
-    value: &Value,
-    inbound: Inbound,
-    routed: &Routed<'_>,
-    ctx: &mut RequestCtx,
-) -> Result<bool, GatewayError> {
-    let caller = caller_format(inbound);
-    let mut req = caller.decode_request(value).map_err(translate_error)?;
-    match inbound {
-        Inbound::Gemini(GeminiAction::Stream) => req.stream = true,
-        Inbound::Gemini(_) => req.stream = false,
-        _ => {}
+impl Prepared {
+    /// Decodes the caller's body for translation.
+    pub fn decode(body: &Bytes, inbound: Inbound) -> Result<Prepared, GatewayError> {
+        let value = crate::translate::parse_json(body)
+            .map_err(|e| GatewayError::new(ErrorKind::InvalidJson, e))?;
+        let caller = caller_format(inbound);
+        Ok(match inbound {
+            Inbound::OpenAi(Endpoint::Embeddings) => {
+                let (req, base64) =
+                    openai_embeddings::decode_embed_request(&value).map_err(translate_error)?;
+                Prepared::Embed(req, base64)
+            }
+            Inbound::AnthropicCountTokens => Prepared::Count(Box::new(
+                anthropic::decode_count_tokens_request(&value).map_err(translate_error)?,
+            )),
+            Inbound::Gemini(GeminiAction::CountTokens) => Prepared::Count(Box::new(
+                gemini::decode_count_tokens_request(&value).map_err(translate_error)?,
+            )),
+            _ => {
+                let mut req = caller.decode_request(&value).map_err(translate_error)?;
+                match inbound {
+                    Inbound::Gemini(GeminiAction::Stream) => req.stream = true,
+                    Inbound::Gemini(_) => req.stream = false,
+                    _ => {}
+                }
+                Prepared::Chat(Box::new(req))
+            }
+        })
     }
-    req.model = routed.model.to_string();
-    // The caller's stream shape is fixed by what it asked; upstream, usage is always wanted
-    // (Anthropic and Gemini callers get it in their final events).
-    let encoder = req.stream.then(|| caller.stream_encoder(&req));
-    req.stream_include_usage = true;
-    let wire = routed.provider.format(routed.model);
-    let mut upstream_body = codec::encode_request(wire, &req).map_err(translate_error)?;
-    let op = Operation::Chat { stream: req.stream };
-    routed
-        .provider
-        .api
-        .adapt_request(routed.model, op, &mut upstream_body);
-    let request = build_request(routed, op, &upstream_body, ctx)?;
-    let mut waited = Duration::ZERO;
-    let Some(mut up) = start(shard, conn, request, routed, ctx, caller, &mut waited).await else {
-        return Ok(false);
-    };
-    let (status, keep, reusable) = if !(200..300).contains(&up.head.status) {
-        provider_error(conn, &mut up, routed, wire, caller, ctx, &mut waited).await
-    } else if let Some(encoder) = encoder {
-        stream(conn, &mut up, routed, wire, encoder, ctx, &mut waited).await
-    } else {
-        let mut body = BytesMut::new();
-        let mut reader = BodyReader::new(&up);
-        let read = reader
-            .read_all(
-                &mut up,
-                routed.provider.timeout,
-                MAX_TRANSLATED_BODY,
-                &mut waited,
-                &mut body,
-            )
-            .await;
-        let answer = read
-            .map_err(|e| body_error(routed, &e))
-            .and_then(|()| {
-                crate::translate::parse_json(&body)
-                    .map_err(|e| translate_error(crate::translate::upstream(e)))
-            })
-            .and_then(|v| codec::decode_response(wire, &v).map_err(translate_error));
-        let reusable = reader.reusable(&up);
-        match answer {
-            Ok(mut resp) => {
-                if resp.model.is_empty() {
-                    resp.model = routed.model.to_string();
-                }
-                let out = caller.encode_response(&resp, &req);
-                let bytes = serde_json::to_vec(&out).unwrap_or_default();
-                let ok = respond_json(conn, 200, &bytes, routed, ctx, None).await;
-                (200, ok && ctx.keep_alive, reusable)
-            }
-            Err(err) => {
-                forward::log_failure(ctx, routed.provider, &err);
-                let ok = respond_gateway_error(conn, &err, routed, ctx).await;
-                (err.status(), ok && ctx.keep_alive, false)
-            }
-        }
-    };
-    finish(shard, routed, up, reusable);
-    forward::record(shard, ctx, routed, status, waited);
-    Ok(keep)
-}
 
-/// OpenAI-format embeddings to a provider with its own embeddings format.
-async fn embed(
-    shard: &Shard,
-    conn: &mut ClientConn,
-    value: &Value,
-    routed: &Routed<'_>,
-    ctx: &mut RequestCtx,
-) -> Result<bool, GatewayError> {
-    let (mut ereq, base64) =
-        openai_embeddings::decode_embed_request(value).map_err(translate_error)?;
-    ereq.model = routed.model.to_string();
-    let wire = routed.provider.format(routed.model);
-    let body = match wire {
-        WireFormat::Gemini => gemini::encode_embed_request(&ereq),
-        WireFormat::Cohere => cohere::encode_embed_request(&ereq),
-        _ => return Err(forward::unsupported_operation(routed.provider)),
-    };
-    let request = build_request(routed, Operation::Embed, &body, ctx)?;
-    let mut waited = Duration::ZERO;
-    let caller = CallerFormat::OpenAiChat;
-    let Some(mut up) = start(shard, conn, request, routed, ctx, caller, &mut waited).await else {
-        return Ok(false);
-    };
-    let (status, keep, reusable) = if !(200..300).contains(&up.head.status) {
-        provider_error(conn, &mut up, routed, wire, caller, ctx, &mut waited).await
-    } else {
-        let mut body = BytesMut::new();
-        let mut reader = BodyReader::new(&up);
-        let read = reader
-            .read_all(
-                &mut up,
-                routed.provider.timeout,
-                MAX_TRANSLATED_BODY,
-                &mut waited,
-                &mut body,
-            )
-            .await;
-        let answer = read
-            .map_err(|e| body_error(routed, &e))
-            .and_then(|()| {
-                crate::translate::parse_json(&body)
-                    .map_err(|e| translate_error(crate::translate::upstream(e)))
-            })
-            .and_then(|v| {
-                match wire {
-                    WireFormat::Gemini => gemini::decode_embed_response(&v),
-                    _ => cohere::decode_embed_response(&v),
-                }
-                .map_err(translate_error)
-            });
-        let reusable = reader.reusable(&up);
-        match answer {
-            Ok(mut resp) => {
-                if resp.model.is_empty() {
-                    resp.model = routed.model.to_string();
-                }
-                let out = openai_embeddings::encode_embed_response(&resp, base64);
-                let bytes = serde_json::to_vec(&out).unwrap_or_default();
-                let ok = respond_json(conn, 200, &bytes, routed, ctx, None).await;
-                (200, ok && ctx.keep_alive, reusable)
-            }
-            Err(err) => {
-                let ok = respond_gateway_error(conn, &err, routed, ctx).await;
-                (err.status(), ok && ctx.keep_alive, false)
-            }
-        }
-    };
-    finish(shard, routed, up, reusable);
-    forward::record(shard, ctx, routed, status, waited);
-    Ok(keep)
-}
-
-/// Counting input tokens: asked of providers that can count, estimated for the others.
-async fn count_tokens(
-    shard: &Shard,
-    conn: &mut ClientConn,
-    value: &Value,
-    inbound: Inbound,
-    routed: &Routed<'_>,
-    ctx: &mut RequestCtx,
-) -> Result<bool, GatewayError> {
-    let caller = caller_format(inbound);
-    let mut req = match caller {
-        CallerFormat::Anthropic => anthropic::decode_count_tokens_request(value),
-        _ => gemini::decode_count_tokens_request(value),
+    /// Whether the caller asked for a stream.
+    pub fn stream(&self) -> bool {
+        matches!(self, Prepared::Chat(r) if r.stream)
     }
-    .map_err(translate_error)?;
-    req.model = routed.model.to_string();
-    let wire = routed.provider.format(routed.model);
-    let upstream_body = match wire {
-        WireFormat::Gemini if routed.provider.kind == crate::config::ProviderKind::Vertex => {
-            Some(gemini::encode_count_tokens_request_vertex(&req))
-        }
-        WireFormat::Gemini => Some(gemini::encode_count_tokens_request(&req)),
-        WireFormat::Anthropic => {
-            let mut v = anthropic::encode_count_tokens_request(&req).map_err(translate_error)?;
-            routed
-                .provider
-                .api
-                .adapt_request(routed.model, Operation::CountTokens, &mut v);
-            Some(v)
-        }
-        _ => None,
-    };
-    let (tokens, estimated, status, waited, keep_up) = match upstream_body {
-        None => (
-            crate::translate::estimate_input_tokens(&req),
-            true,
-            200,
-            Duration::ZERO,
-            None,
-        ),
-        Some(body) => {
-            let request = build_request(routed, Operation::CountTokens, &body, ctx)?;
-            let mut waited = Duration::ZERO;
-            let Some(mut up) = start(shard, conn, request, routed, ctx, caller, &mut waited).await
-            else {
-                return Ok(ctx.keep_alive);
-            };
-            if !(200..300).contains(&up.head.status) {
-                let (status, keep, reusable) =
-                    provider_error(conn, &mut up, routed, wire, caller, ctx, &mut waited).await;
-                finish(shard, routed, up, reusable);
-                forward::record(shard, ctx, routed, status, waited);
-                return Ok(keep);
-            }
-            let mut body = BytesMut::new();
-            let mut reader = BodyReader::new(&up);
-            let read = reader
-                .read_all(
-                    &mut up,
-                    routed.provider.timeout,
-                    MAX_ERROR_BODY,
-                    &mut waited,
-                    &mut body,
+
+    /// The upstream request for `routed` (its provider's format, its model).
+    pub fn upstream(&mut self, routed: &Routed<'_>) -> Result<Upstream, GatewayError> {
+        let provider = routed.provider;
+        let wire = provider.format(routed.model);
+        let (op, mut body) = match self {
+            Prepared::Chat(req) => {
+                req.model = routed.model.to_string();
+                // Upstream, usage is always wanted (Anthropic and Gemini callers get it in
+                // their final events); the caller's own stream shape was fixed when its
+                // encoder was made from the request as decoded.
+                let include_usage = req.stream_include_usage;
+                req.stream_include_usage = true;
+                let body = codec::encode_request(wire, req);
+                req.stream_include_usage = include_usage;
+                (
+                    Operation::Chat { stream: req.stream },
+                    body.map_err(translate_error)?,
                 )
-                .await;
-            let count = read.map_err(|e| body_error(routed, &e)).and_then(|()| {
-                let v = crate::translate::parse_json(&body)
-                    .map_err(|e| translate_error(crate::translate::upstream(e)))?;
-                match wire {
-                    WireFormat::Gemini => gemini::decode_count_tokens_response(&v),
-                    _ => v
-                        .get("input_tokens")
-                        .and_then(Value::as_u64)
-                        .ok_or_else(|| {
-                            crate::translate::upstream("count_tokens answer without input_tokens")
-                        }),
-                }
-                .map_err(translate_error)
-            });
-            let reusable = reader.reusable(&up);
-            match count {
-                Ok(n) => (n, false, 200, waited, Some((up, reusable))),
-                Err(err) => {
-                    let ok = respond_gateway_error(conn, &err, routed, ctx).await;
-                    finish(shard, routed, up, false);
-                    forward::record(shard, ctx, routed, err.status(), waited);
-                    return Ok(ok && ctx.keep_alive);
-                }
             }
-        }
-    };
-    if let Some((up, reusable)) = keep_up {
-        finish(shard, routed, up, reusable);
+            Prepared::Embed(req, _) => {
+                req.model = routed.model.to_string();
+                let body = match wire {
+                    WireFormat::Gemini => gemini::encode_embed_request(req),
+                    WireFormat::Cohere => cohere::encode_embed_request(req),
+                    WireFormat::OpenAi => openai_embeddings::encode_embed_request(req),
+                    _ => return Err(super::forward::unsupported_operation(provider)),
+                };
+                (Operation::Embed, body)
+            }
+            Prepared::Count(req) => {
+                req.model = routed.model.to_string();
+                let body = match wire {
+                    WireFormat::Gemini if provider.kind == crate::config::ProviderKind::Vertex => {
+                        gemini::encode_count_tokens_request_vertex(req)
+                    }
+                    WireFormat::Gemini => gemini::encode_count_tokens_request(req),
+                    WireFormat::Anthropic => {
+                        anthropic::encode_count_tokens_request(req).map_err(translate_error)?
+                    }
+                    _ => {
+                        return Ok(Upstream::Estimate(crate::translate::estimate_input_tokens(
+                            req,
+                        )))
+                    }
+                };
+                (Operation::CountTokens, body)
+            }
+        };
+        provider.api.adapt_request(routed.model, op, &mut body);
+        Ok(Upstream::Send(op, body))
     }
-    let out = match caller {
-        CallerFormat::Anthropic => anthropic::encode_count_tokens_response(tokens),
-        _ => serde_json::json!({ "totalTokens": tokens }),
-    };
-    let bytes = serde_json::to_vec(&out).unwrap_or_default();
-    let extra: Option<(&[u8], &[u8])> =
-        estimated.then_some((&b"x-shardgate-token-count"[..], &b"estimated"[..]));
-    let ok = respond_json(conn, status, &bytes, routed, ctx, extra).await;
-    forward::record(shard, ctx, routed, status, waited);
-    Ok(ok && ctx.keep_alive)
 }
 
 /// Builds a complete upstream request with a JSON body.
-fn build_request(
+pub fn build_request(
     routed: &Routed<'_>,
     op: Operation,
     body: &Value,
@@ -387,7 +173,7 @@ fn build_request(
     provider
         .api
         .write_target(provider, op, routed.model, &mut target)
-        .ok_or_else(|| forward::unsupported_operation(provider))?;
+        .ok_or_else(|| super::forward::unsupported_operation(provider))?;
     let mut out = BytesMut::with_capacity(target.len() + body.len() + 512);
     out.extend_from_slice(b"POST ");
     out.extend_from_slice(&target);
@@ -396,7 +182,7 @@ fn build_request(
     provider
         .api
         .write_auth(provider, routed.key, &target, &body, &mut out)
-        .map_err(|e| GatewayError::new(ErrorKind::UpstreamConnect, e))?;
+        .map_err(|e| GatewayError::new(ErrorKind::NoUsableKey, e))?;
     write::header(&mut out, b"content-type", b"application/json");
     write::header(&mut out, b"x-request-id", ctx.id.as_bytes());
     write::header_u64(&mut out, b"content-length", body.len() as u64);
@@ -405,84 +191,196 @@ fn build_request(
     Ok(out)
 }
 
-/// Runs the exchange up to the response head; on failure answers the caller in its format,
-/// records, and returns `None` (`ctx.keep_alive` then says whether the connection lives on).
-async fn start(
-    shard: &Shard,
+/// Answers a token count the gateway estimated itself.
+pub async fn respond_estimate(
     conn: &mut ClientConn,
-    request: BytesMut,
+    tokens: u64,
+    inbound: Inbound,
+    routed: &Routed<'_>,
+    ctx: &RequestCtx,
+) -> bool {
+    let out = count_answer(inbound, tokens);
+    let bytes = serde_json::to_vec(&out).unwrap_or_default();
+    let extra = Some((&b"x-shardgate-token-count"[..], &b"estimated"[..]));
+    respond_json(conn, 200, &bytes, routed, ctx, extra).await
+}
+
+fn count_answer(inbound: Inbound, tokens: u64) -> Value {
+    match inbound {
+        Inbound::AnthropicCountTokens => anthropic::encode_count_tokens_response(tokens),
+        _ => serde_json::json!({ "totalTokens": tokens }),
+    }
+}
+
+/// Translates a provider's successful answer (head in `up`) for the caller. Returns (status,
+/// caller keep-alive, upstream reusable).
+#[allow(clippy::too_many_arguments)]
+pub async fn respond_success(
+    conn: &mut ClientConn,
+    up: &mut UpstreamConn,
+    prepared: &Prepared,
+    inbound: Inbound,
     routed: &Routed<'_>,
     ctx: &mut RequestCtx,
-    _caller: CallerFormat,
+    deadline: Instant,
     waited: &mut Duration,
-) -> Option<UpstreamConn> {
-    let gateway = shard.gateway();
-    let deadline = Instant::now() + routed.provider.timeout;
-    let (started, _request) =
-        exchange::start(shard, &gateway, routed.index, request, deadline, waited).await;
-    ctx.keep_alive &= !shard.draining();
-    match started {
-        Ok(up) => Some(up),
+) -> (u16, bool, bool) {
+    let wire = routed.provider.format(routed.model);
+    let caller = caller_format(inbound);
+    if let Prepared::Chat(req) = prepared {
+        if req.stream {
+            let encoder = caller.stream_encoder(req);
+            return stream(conn, up, routed, wire, encoder, ctx, deadline, waited).await;
+        }
+    }
+    let mut body = BytesMut::new();
+    let mut reader = BodyReader::new(up);
+    let read = reader
+        .read_all(
+            up,
+            read_timeout(routed, deadline),
+            MAX_TRANSLATED_BODY,
+            waited,
+            &mut body,
+        )
+        .await;
+    let reusable = reader.reusable(up);
+    let answer = read.map_err(|e| body_error(routed, &e)).and_then(|()| {
+        let v = crate::translate::parse_json(&body)
+            .map_err(|e| translate_error(crate::translate::upstream(e)))?;
+        match prepared {
+            Prepared::Chat(req) => {
+                let mut resp = codec::decode_response(wire, &v).map_err(translate_error)?;
+                if resp.model.is_empty() {
+                    resp.model = routed.model.to_string();
+                }
+                Ok(caller.encode_response(&resp, req))
+            }
+            Prepared::Embed(_, base64) => {
+                let mut resp = match wire {
+                    WireFormat::Gemini => gemini::decode_embed_response(&v),
+                    WireFormat::Cohere => cohere::decode_embed_response(&v),
+                    _ => openai_embeddings::decode_embed_response(&v),
+                }
+                .map_err(translate_error)?;
+                if resp.model.is_empty() {
+                    resp.model = routed.model.to_string();
+                }
+                Ok(openai_embeddings::encode_embed_response(&resp, *base64))
+            }
+            Prepared::Count(_) => {
+                let n = match wire {
+                    WireFormat::Gemini => gemini::decode_count_tokens_response(&v),
+                    _ => v
+                        .get("input_tokens")
+                        .and_then(Value::as_u64)
+                        .ok_or_else(|| {
+                            crate::translate::upstream("count_tokens answer without input_tokens")
+                        }),
+                }
+                .map_err(translate_error)?;
+                Ok(count_answer(inbound, n))
+            }
+        }
+    });
+    match answer {
+        Ok(out) => {
+            let bytes = serde_json::to_vec(&out).unwrap_or_default();
+            let ok = respond_json(conn, 200, &bytes, routed, ctx, None).await;
+            (200, ok && ctx.keep_alive, reusable)
+        }
         Err(err) => {
-            forward::log_failure(ctx, routed.provider, &err);
+            super::forward::log_failure(ctx, routed.provider, &err);
             let ok = respond_gateway_error(conn, &err, routed, ctx).await;
-            forward::record(shard, ctx, routed, err.status(), *waited);
-            ctx.keep_alive &= ok;
-            None
+            (err.status(), ok && ctx.keep_alive, false)
         }
     }
 }
 
-/// Returns a finished upstream connection to the pool when it can carry another request.
-fn finish(shard: &Shard, routed: &Routed<'_>, up: UpstreamConn, reusable: bool) {
-    if reusable {
-        let gateway = shard.gateway();
-        shard.pool.checkin(
-            gateway.generation,
-            routed.index,
-            up,
-            routed.provider.pool_max_idle,
-        );
-    }
+/// A provider's error answer, read whole (bounded) for mapping or for keeping until every
+/// attempt failed.
+pub struct ErrorAnswer {
+    /// The provider's status.
+    pub status: u16,
+    /// Its `retry-after` header.
+    pub retry_after: Option<Vec<u8>>,
+    /// Its body (at most [`MAX_ERROR_BODY`] bytes).
+    pub body: Vec<u8>,
+    /// The provider's wire format (how to read the body).
+    pub wire: WireFormat,
 }
 
-/// A provider's error answer, mapped into the caller's format with its status (and
-/// `retry-after`) kept. Returns (status, caller keep-alive, upstream reusable).
-async fn provider_error(
-    conn: &mut ClientConn,
+/// Reads the error answer whose head `up` holds; returns it and whether `up` may be pooled.
+pub async fn read_error(
     up: &mut UpstreamConn,
     routed: &Routed<'_>,
-    wire: WireFormat,
-    caller: CallerFormat,
-    ctx: &mut RequestCtx,
+    deadline: Instant,
     waited: &mut Duration,
-) -> (u16, bool, bool) {
+) -> (ErrorAnswer, bool) {
     let status = up.head.status;
     let retry_after = up.head.header(b"retry-after").map(<[u8]>::to_vec);
     let mut body = BytesMut::new();
     let mut reader = BodyReader::new(up);
     // An unreadable error body still maps to an error of the same status.
-    let _ = reader
+    let complete = reader
         .read_all(
             up,
-            routed.provider.timeout,
+            read_timeout(routed, deadline),
             MAX_ERROR_BODY,
             waited,
             &mut body,
         )
-        .await;
-    let err = codec::decode_error(wire, status, &body);
-    tracing::warn!(
-        request_id = %String::from_utf8_lossy(ctx.id.as_bytes()),
-        provider = %routed.provider.name,
-        status,
-        "provider error: {}",
-        err.message
-    );
-    let out = caller.encode_error(&err);
-    let extra = retry_after.as_deref().map(|v| (&b"retry-after"[..], v));
-    let ok = respond_json(conn, status, &out, routed, ctx, extra).await;
-    (status, ok && ctx.keep_alive, reader.reusable(up))
+        .await
+        .is_ok();
+    let reusable = complete && reader.reusable(up);
+    (
+        ErrorAnswer {
+            status,
+            retry_after,
+            body: body.to_vec(),
+            wire: routed.provider.format(routed.model),
+        },
+        reusable,
+    )
+}
+
+/// Writes a provider's error answer to the caller: as it is when the caller speaks the
+/// provider's format, else mapped into the caller's format with the same status and
+/// `retry-after`.
+pub async fn respond_error_answer(
+    conn: &mut ClientConn,
+    answer: &ErrorAnswer,
+    same_format: bool,
+    inbound: Inbound,
+    routed: &Routed<'_>,
+    ctx: &RequestCtx,
+) -> bool {
+    let extra = answer
+        .retry_after
+        .as_deref()
+        .map(|v| (&b"retry-after"[..], v));
+    if same_format {
+        return respond_json(conn, answer.status, &answer.body, routed, ctx, extra).await;
+    }
+    let err = codec::decode_error(answer.wire, answer.status, &answer.body);
+    let out = caller_format(inbound).encode_error(&err);
+    // The provider's status as its codec mapped it (Cohere's 498 is a 401); never a non-error
+    // status, which would make the caller's client misread the body.
+    let status = if (400..=599).contains(&err.status) {
+        err.status
+    } else {
+        502
+    };
+    respond_json(conn, status, &out, routed, ctx, extra).await
+}
+
+/// The read timeout for the next body read: the provider's idle timeout, never past the
+/// request's deadline.
+pub fn read_timeout(routed: &Routed<'_>, deadline: Instant) -> Duration {
+    routed
+        .provider
+        .idle_timeout
+        .min(deadline.saturating_duration_since(Instant::now()))
 }
 
 /// The caller-facing error for a body that could not be read.
@@ -496,18 +394,19 @@ fn body_error(routed: &Routed<'_>, e: &BodyError) -> GatewayError {
     GatewayError::new(kind, format!("provider '{}': {e}", routed.provider.name))
 }
 
-fn meta<'a>(routed: &'a Routed<'_>, ctx: &'a RequestCtx) -> Meta<'a> {
+/// The response meta of an answer from `routed`.
+pub fn meta<'a>(routed: &'a Routed<'_>, ctx: &'a RequestCtx) -> Meta<'a> {
     Meta {
         request_id: ctx.id.as_bytes(),
         provider: Some(&routed.provider.name),
         model: Some(routed.model),
-        attempts: 1,
+        attempts: ctx.attempts,
         cache: "off",
     }
 }
 
 /// Writes a gateway error in the caller's format.
-async fn respond_gateway_error(
+pub async fn respond_gateway_error(
     conn: &mut ClientConn,
     err: &GatewayError,
     routed: &Routed<'_>,
@@ -547,6 +446,7 @@ async fn respond_json(
 
 /// Translates a provider's stream into the caller's, event by event. A stream that fails after
 /// it began ends with the caller format's error event, never a silent truncation.
+#[allow(clippy::too_many_arguments)]
 async fn stream(
     conn: &mut ClientConn,
     up: &mut UpstreamConn,
@@ -554,6 +454,7 @@ async fn stream(
     wire: WireFormat,
     mut encoder: Box<dyn crate::translate::StreamEncode>,
     ctx: &mut RequestCtx,
+    deadline: Instant,
     waited: &mut Duration,
 ) -> (u16, bool, bool) {
     // HTTP/1.0 callers know no chunked encoding: their stream ends when the connection closes.
@@ -585,7 +486,7 @@ async fn stream(
     let mut out: Vec<u8> = Vec::new();
     let failure: Option<ProviderError> = loop {
         match reader
-            .next(up, routed.provider.timeout, waited, &mut payload)
+            .next(up, read_timeout(routed, deadline), waited, &mut payload)
             .await
         {
             Ok(true) => {

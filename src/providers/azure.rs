@@ -3,7 +3,7 @@
 
 use bytes::BytesMut;
 
-use super::{write_path_segment, Operation, Provider, ProviderApi, WireFormat};
+use super::{write_path_segment, Endpoint, Operation, Provider, ProviderApi, WireFormat};
 
 /// Azure's deployment URLs.
 pub struct Azure {
@@ -25,6 +25,13 @@ impl ProviderApi for Azure {
         out: &mut BytesMut,
     ) -> Option<()> {
         let suffix = match op {
+            // The Responses API is not per deployment: the deployment is the body's `model`.
+            Operation::OpenAi(Endpoint::Responses) => {
+                out.extend_from_slice(p.path_prefix.as_bytes());
+                out.extend_from_slice(b"/openai/responses?api-version=");
+                out.extend_from_slice(self.api_version.as_bytes());
+                return Some(());
+            }
             Operation::OpenAi(endpoint) => endpoint.suffix(),
             Operation::Chat { .. } => "/chat/completions",
             Operation::Embed => "/embeddings",

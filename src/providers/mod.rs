@@ -191,8 +191,12 @@ pub struct Provider {
     pub fixed_headers: Bytes,
     /// Keys, in configuration order.
     pub keys: Vec<ProviderKey>,
-    /// Deadline for the response head, and the longest wait for each later body read.
-    pub timeout: std::time::Duration,
+    /// Deadline for the response head (per attempt).
+    pub first_byte_timeout: std::time::Duration,
+    /// Longest wait for each body read after the head (a stream's gap between events).
+    pub idle_timeout: std::time::Duration,
+    /// Retry policy and key cooldown.
+    pub retry: crate::config::RetryConfig,
     /// Connecting (TCP + TLS) must finish within this.
     pub connect_timeout: std::time::Duration,
     /// Idle pooled connections older than this are discarded.
@@ -238,7 +242,9 @@ impl Provider {
             path_prefix: cfg.base_url.path.trim_end_matches('/').to_string(),
             fixed_headers: fixed.freeze(),
             keys,
-            timeout: std::time::Duration::from_millis(cfg.timeout_ms),
+            first_byte_timeout: std::time::Duration::from_millis(cfg.first_byte_timeout_ms),
+            idle_timeout: std::time::Duration::from_millis(cfg.stream_idle_timeout_ms),
+            retry: cfg.retry,
             connect_timeout: std::time::Duration::from_millis(cfg.connect_timeout_ms),
             pool_idle_timeout: std::time::Duration::from_millis(cfg.pool_idle_timeout_ms),
             pool_max_idle: cfg.pool_max_idle,
@@ -253,6 +259,24 @@ impl Provider {
             .write_target(self, Operation::OpenAi(endpoint), model, out);
     }
 
+    /// Key `index`; keyless providers (no keys configured) have the one empty key at index 0.
+    pub fn key(&self, index: usize) -> Option<&ProviderKey> {
+        if self.keys.is_empty() {
+            return (index == 0).then_some(&NO_KEY);
+        }
+        self.keys.get(index)
+    }
+
+    /// The retry policy in the form the routing module computes backoffs with.
+    pub fn retry_policy(&self) -> crate::routing::retry::RetryPolicy {
+        crate::routing::retry::RetryPolicy {
+            max_attempts: self.retry.max_attempts,
+            initial_backoff: std::time::Duration::from_millis(self.retry.backoff_ms),
+            max_backoff: std::time::Duration::from_millis(self.retry.max_backoff_ms),
+            deadline: self.first_byte_timeout,
+        }
+    }
+
     /// The wire format of requests for `model`.
     pub fn format(&self, model: &str) -> WireFormat {
         self.api.format(model)
@@ -261,12 +285,6 @@ impl Provider {
     /// Picks a key allowed for `model`, weighted-random; `None` when no key may serve it.
     /// Keyless providers (no keys configured) return the empty key.
     pub fn pick_key(&self, model: &str, rng: &mut fastrand::Rng) -> Option<&ProviderKey> {
-        static NO_KEY: ProviderKey = ProviderKey {
-            auth_line: Bytes::new(),
-            secret: String::new(),
-            weight: 1,
-            models: Vec::new(),
-        };
         if self.keys.is_empty() {
             return Some(&NO_KEY);
         }
@@ -277,6 +295,14 @@ impl Provider {
         )
     }
 }
+
+/// The key of keyless providers.
+static NO_KEY: ProviderKey = ProviderKey {
+    auth_line: Bytes::new(),
+    secret: String::new(),
+    weight: 1,
+    models: Vec::new(),
+};
 
 /// The addressing of `cfg`'s kind.
 fn api_for(cfg: &ProviderConfig) -> Result<Box<dyn ProviderApi>, String> {
@@ -347,7 +373,9 @@ mod tests {
             path_prefix: "/v1".into(),
             fixed_headers: Bytes::new(),
             keys,
-            timeout: std::time::Duration::from_secs(1),
+            first_byte_timeout: std::time::Duration::from_secs(1),
+            idle_timeout: std::time::Duration::from_secs(1),
+            retry: crate::config::RetryConfig::default(),
             connect_timeout: std::time::Duration::from_secs(1),
             pool_idle_timeout: std::time::Duration::from_secs(1),
             pool_max_idle: 1,

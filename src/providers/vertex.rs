@@ -32,7 +32,7 @@ impl Vertex {
             Some(path) => {
                 let key = ServiceAccountKey::from_file(std::path::Path::new(path))
                     .map_err(|e| format!("provider '{}': {e}", cfg.name))?;
-                Some(TokenSource::start(key))
+                Some(token_source(path, key))
             }
             None => None,
         };
@@ -41,6 +41,42 @@ impl Vertex {
             tokens,
         })
     }
+}
+
+/// How long start-up waits for a new key's first token before serving anyway (requests then
+/// get 503 until it arrives).
+const FIRST_TOKEN_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The token source for a key: the one already running for the same key (a reload keeps its
+/// token instead of waiting for a new exchange), else a new one, waited for briefly. The registry
+/// lock is taken only while a configuration is built, never on the request path.
+fn token_source(path: &str, key: ServiceAccountKey) -> Arc<TokenSource> {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock, PoisonError, Weak};
+    static SOURCES: OnceLock<Mutex<HashMap<String, Weak<TokenSource>>>> = OnceLock::new();
+    let id = format!(
+        "{path}\n{}\n{}\n{}",
+        key.client_email,
+        key.token_uri,
+        key.private_key_id.as_deref().unwrap_or_default()
+    );
+    let registry = SOURCES.get_or_init(|| Mutex::new(HashMap::new()));
+    let mut sources = registry.lock().unwrap_or_else(PoisonError::into_inner);
+    sources.retain(|_, weak| weak.strong_count() > 0);
+    if let Some(existing) = sources.get(&id).and_then(Weak::upgrade) {
+        return existing;
+    }
+    let source = TokenSource::start(key);
+    sources.insert(id, Arc::downgrade(&source));
+    drop(sources);
+    if !source.wait_ready(FIRST_TOKEN_WAIT) {
+        tracing::warn!(
+            "no Vertex access token after {}s ({}); requests get 503 until one arrives",
+            FIRST_TOKEN_WAIT.as_secs(),
+            source.last_error().unwrap_or_default()
+        );
+    }
+    source
 }
 
 /// Whether `model` is one of Anthropic's models on Vertex.

@@ -485,6 +485,8 @@ fn fetch_token(
     let asked = Instant::now();
     let (status, answer) = post_form(url, &body, tls, policy)?;
     let (header, lifetime) = parse_token_answer(status, &answer)?;
+    // Google's tokens live an hour; a provider claiming more must not overflow `Instant`.
+    let lifetime = lifetime.min(Duration::from_secs(86_400));
     Ok(Token {
         header,
         expires_at: asked + lifetime,

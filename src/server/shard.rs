@@ -32,6 +32,8 @@ pub struct Shard {
     pub metrics: RefCell<ShardMetrics>,
     /// Random source for key and target choice.
     pub rng: RefCell<fastrand::Rng>,
+    /// Key cooldowns and target health for the configuration in force (single writer).
+    pub routing: RefCell<crate::routing::state::RoutingState>,
     /// Draining signal.
     pub drain: Drain,
     /// Open caller connections.
@@ -57,6 +59,7 @@ impl Shard {
         let request_id_prefix = rng.u64(..);
         Shard {
             id,
+            routing: RefCell::new(crate::routing::state::RoutingState::new(&gateway)),
             pool: UpstreamPool::new(&gateway),
             current: RefCell::new(Rc::new(gateway)),
             dns,
@@ -81,6 +84,8 @@ impl Shard {
     pub fn install(&self, new: Arc<Gateway>) {
         let old = self.gateway();
         self.pool.rebuild(&old, &new);
+        // Provider indices may have changed: cooldowns and health start afresh.
+        *self.routing.borrow_mut() = crate::routing::state::RoutingState::new(&new);
         *self.current.borrow_mut() = Rc::new(new);
     }
 
@@ -111,6 +116,13 @@ impl Shard {
         out
     }
 
+    /// This shard's metrics with its targets' health, for a scrape.
+    pub fn metrics_snapshot(&self) -> crate::metrics::Snapshot {
+        let mut snap = self.metrics.borrow().snapshot();
+        snap.health = self.routing.borrow().health_samples(&self.gateway());
+        snap
+    }
+
     /// Answers metrics snapshot requests from the scraping shard until the gateway stops.
     pub async fn serve_snapshots(self: Rc<Self>, mut rx: UnboundedReceiver<SnapshotRequest>) {
         use futures_core::Stream;
@@ -118,7 +130,7 @@ impl Shard {
             let next = std::future::poll_fn(|cx| std::pin::Pin::new(&mut rx).poll_next(cx)).await;
             match next {
                 Some(reply) => {
-                    let _ = reply.send(self.metrics.borrow().snapshot());
+                    let _ = reply.send(self.metrics_snapshot());
                 }
                 None => return,
             }

@@ -1355,10 +1355,17 @@ impl StreamDecoder {
         if let Some(id) = id {
             call.id = id.to_string();
         }
+        // A provider that never names the call must not grow these without bound: what arrives
+        // past the limits is dropped (no well-behaved provider comes near them).
+        const MAX_PENDING: usize = 8 * 1024 * 1024;
         if let Some(name) = name {
-            call.name.push_str(name);
+            if call.name.len() + name.len() <= 1024 {
+                call.name.push_str(name);
+            }
         }
-        call.pending.push_str(&args);
+        if call.pending.len() + args.len() <= MAX_PENDING {
+            call.pending.push_str(&args);
+        }
         if !call.name.is_empty() {
             Self::start_call(i, call, out);
         }

@@ -13,14 +13,16 @@ pub struct SseEvent {
 #[derive(Debug, Default)]
 pub struct SseParser {
     buf: Vec<u8>,
+    /// How much of `buf` is known to hold no newline (so a long line is scanned once).
+    scanned: usize,
     event: String,
     data: String,
     has_data: bool,
 }
 
-/// Most bytes of one unfinished line kept (a provider that never ends a line must not grow
-/// the buffer without bound).
-const MAX_LINE: usize = 8 * 1024 * 1024;
+/// Most bytes of one event kept (its unfinished line included): a provider that never ends a
+/// line, or never ends an event, must not grow the buffers without bound.
+const MAX_EVENT: usize = 8 * 1024 * 1024;
 
 impl SseParser {
     /// A parser with nothing buffered.
@@ -33,19 +35,25 @@ impl SseParser {
     pub fn feed(&mut self, bytes: &[u8], out: &mut Vec<SseEvent>) -> Result<(), String> {
         self.buf.extend_from_slice(bytes);
         let mut start = 0;
-        while let Some(nl) = memchr::memchr(b'\n', &self.buf[start..]) {
-            let end = start + nl;
+        let mut from = self.scanned;
+        while let Some(nl) = memchr::memchr(b'\n', &self.buf[from..]) {
+            let end = from + nl;
             let mut line = &self.buf[start..end];
             if line.last() == Some(&b'\r') {
                 line = &line[..line.len() - 1];
             }
             let line = String::from_utf8_lossy(line).into_owned();
             start = end + 1;
+            from = start;
             self.line(&line, out);
+            if self.data.len() > MAX_EVENT {
+                return Err("event stream event too long".to_string());
+            }
         }
         self.buf.drain(..start);
-        if self.buf.len() > MAX_LINE {
-            return Err("event stream line too long".to_string());
+        self.scanned = self.buf.len();
+        if self.buf.len() + self.data.len() > MAX_EVENT {
+            return Err("event stream event too long".to_string());
         }
         Ok(())
     }
@@ -53,6 +61,7 @@ impl SseParser {
     /// The stream ended: completes an event that lacked its blank line.
     pub fn end(&mut self, out: &mut Vec<SseEvent>) {
         if !self.buf.is_empty() {
+            self.scanned = 0;
             let rest = String::from_utf8_lossy(&std::mem::take(&mut self.buf)).into_owned();
             self.line(rest.trim_end_matches('\r'), out);
         }
@@ -129,6 +138,25 @@ mod tests {
             assert_eq!(out[1].data, "l1\nl2");
             assert_eq!(out[2].data, "[DONE]");
         }
+    }
+
+    #[test]
+    fn events_that_never_end_are_refused() {
+        let mut p = SseParser::new();
+        let mut out = Vec::new();
+        let line = format!("data: {}\n", "x".repeat(60_000));
+        let mut failed = false;
+        for _ in 0..200 {
+            if p.feed(line.as_bytes(), &mut out).is_err() {
+                failed = true;
+                break;
+            }
+        }
+        assert!(failed && out.is_empty());
+        let mut p = SseParser::new();
+        let chunk = vec![b'y'; 16 * 1024];
+        let refused = (0..600).any(|_| p.feed(&chunk, &mut out).is_err());
+        assert!(refused, "a line that never ends must be refused");
     }
 
     #[test]

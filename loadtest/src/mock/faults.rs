@@ -4,6 +4,7 @@
 //! | substring | effect |
 //! | --- | --- |
 //! | `fail429` | 429 with `retry-after: 1` and an error body in the route's dialect (Bedrock: plus `x-amzn-errortype`) |
+//! | `fail400` | 400 with an error body (a request the provider refuses) |
 //! | `fail401`, `fail403` | 401 or 403 with an error body (a refused key) |
 //! | `fail500` | 500 with an error body |
 //! | `fail503` | 503 with an error body |
@@ -61,6 +62,8 @@ impl Faults {
         }
         let status = if model.contains("fail429") {
             Some(429)
+        } else if model.contains("fail400") {
+            Some(400)
         } else if model.contains("fail401") {
             Some(401)
         } else if model.contains("fail403") {

@@ -1,0 +1,1463 @@
+//! The semantic cache's verifier: after the nearest-neighbour lookup has found a cached prompt A
+//! close to the new prompt B, it decides whether A's answer may be served for B.
+//!
+//! Cosine similarity alone cannot decide this. Sentence embeddings place "capital of Australia"
+//! and "capital of Austria", or "convert 5 miles to km" and "convert 5 km to miles", almost on top
+//! of each other, because they share nearly every word; yet their answers differ. So after the
+//! cosine threshold the verifier compares, in text, the parts of a prompt that change its answer,
+//! and refuses on the first disagreement. Each rule returns a reason:
+//!
+//! | rule | refuses when |
+//! |------|--------------|
+//! | [`Rule::Cosine`] | the similarity is below the threshold |
+//! | [`Rule::Negation`] | the prompts carry a different number of negation cues (`not`, `n't`, `no`, `never`, `without`, `non-`, ...) |
+//! | [`Rule::Code`] | a backticked or quoted literal, or an identifier (`snake_case`, `camelCase`, `a.b`, `a::b`, `--flag`, `f()`), is not in the other prompt |
+//! | [`Rule::Language`] | the natural or programming languages named differ (`in French` / `in German`, `Python` / `Rust`) |
+//! | [`Rule::Version`] | a product's version differs (`Python 3.8` / `Python 3.12`) |
+//! | [`Rule::Time`] | the time frames differ (`today` / `tomorrow`, `last week` / `this week`, years, months, weekdays, seasons) |
+//! | [`Rule::Unit`] | the units differ, or a unit's role in a conversion differs (`5 miles to km` / `5 km to miles`) |
+//! | [`Rule::Number`] | the numbers (digits or words, ordinals, fractions), their order, or the arithmetic operators differ |
+//! | [`Rule::Entity`] | a named entity (capitalized word, acronym, known place or language) is not in the other prompt; compared exactly, never by edit distance |
+//! | [`Rule::Opposition`] | the prompts use opposite members of a pair (`before`/`after`, `increase`/`decrease`, `enable`/`disable`, `import`/`export`, ...) |
+//! | [`Rule::Direction`] | the object of `from`, `to`, `than`, `before`, `with`, `of`, ... is another word that both prompts contain (`from A to B` / `from B to A`) |
+//! | [`Rule::Order`] | the shared words appear in an order that moving one block cannot explain (`cats chase mice` / `mice chase cats`) |
+//! | [`Rule::Alignment`] | a content word of one prompt is not explained by the other (after stop words, fillers, stems, a small synonym table and typos): any substitution, a one-sided word that flips meaning, or more one-sided words than the tolerance |
+//!
+//! The rules err on the side of refusing: a refused paraphrase costs one model call, a served
+//! near miss is a wrong answer. The measured effect of each rule on the project's own labelled
+//! pairs is in docs/cache-quality.md; the harness is [`crate::cache::quality`].
+
+use std::collections::{HashMap, HashSet};
+use std::sync::OnceLock;
+
+/// Default cosine threshold. Chosen with all-MiniLM-L6-v2 on the tuning split of the project's
+/// pairs (see docs/cache-quality.md); with another embedder, measure again.
+pub const DEFAULT_THRESHOLD: f32 = 0.75;
+/// Default number of content words one prompt may have that the other does not explain.
+pub const DEFAULT_ALIGNMENT_TOLERANCE: usize = 1;
+/// Default shortest word length for which one edit (or one swap of neighbours) counts as a typo.
+pub const DEFAULT_TYPO_MIN_LEN: usize = 6;
+
+/// The verifier's tunable parameters.
+#[derive(Clone, Debug, PartialEq)]
+pub struct VerifierConfig {
+    /// Cosine similarity below which a candidate is refused before any other rule runs.
+    pub threshold: f32,
+    /// How many content words each prompt may have that the other does not explain, when the
+    /// other prompt has none of its own (an added "quickly" or "at home"). A word on each side is
+    /// a substitution and is always refused: that is what a near miss looks like.
+    pub alignment_tolerance: usize,
+    /// Two words both at least this long (in characters) and one edit or one swap of neighbouring
+    /// letters apart are taken as the same word misspelled. 0 turns typo matching off. Never
+    /// applied to entities, numbers, code or opposition words.
+    pub typo_min_len: usize,
+}
+
+impl Default for VerifierConfig {
+    fn default() -> Self {
+        Self {
+            threshold: DEFAULT_THRESHOLD,
+            alignment_tolerance: DEFAULT_ALIGNMENT_TOLERANCE,
+            typo_min_len: DEFAULT_TYPO_MIN_LEN,
+        }
+    }
+}
+
+/// The decision for one candidate.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Verdict {
+    /// True when the cached answer may be served for the new prompt.
+    pub serve: bool,
+    /// The cosine similarity the decision was made with.
+    pub similarity: f32,
+    /// Why the candidate was refused (the first rule that refused); `None` when served.
+    pub reason: Option<String>,
+}
+
+/// The verifier's rules, in the order they run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Rule {
+    /// Cosine similarity against the threshold.
+    Cosine,
+    /// Count of negation cues.
+    Negation,
+    /// Literals and code identifiers.
+    Code,
+    /// Natural and programming languages.
+    Language,
+    /// Product versions.
+    Version,
+    /// Time frames.
+    Time,
+    /// Units and their roles in a conversion.
+    Unit,
+    /// Numbers, their order, and arithmetic operators.
+    Number,
+    /// Named entities.
+    Entity,
+    /// Opposite members of word pairs.
+    Opposition,
+    /// Objects of directional prepositions.
+    Direction,
+    /// Order of the shared words.
+    Order,
+    /// Token-level alignment of content words.
+    Alignment,
+}
+
+impl Rule {
+    /// Every rule, in the order they run.
+    pub const ALL: [Rule; 13] = [
+        Rule::Cosine,
+        Rule::Negation,
+        Rule::Code,
+        Rule::Language,
+        Rule::Version,
+        Rule::Time,
+        Rule::Unit,
+        Rule::Number,
+        Rule::Entity,
+        Rule::Opposition,
+        Rule::Direction,
+        Rule::Order,
+        Rule::Alignment,
+    ];
+
+    /// The rule's short name, which also starts its reasons.
+    pub fn name(self) -> &'static str {
+        match self {
+            Rule::Cosine => "cosine",
+            Rule::Negation => "negation",
+            Rule::Code => "code",
+            Rule::Language => "language",
+            Rule::Version => "version",
+            Rule::Time => "time",
+            Rule::Unit => "unit",
+            Rule::Number => "number",
+            Rule::Entity => "entity",
+            Rule::Opposition => "opposition",
+            Rule::Direction => "direction",
+            Rule::Order => "order",
+            Rule::Alignment => "alignment",
+        }
+    }
+}
+
+/// One rule's refusal.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rejection {
+    /// The rule that refused.
+    pub rule: Rule,
+    /// Why, in words (starts with the rule's name).
+    pub reason: String,
+}
+
+/// Decides whether a cached answer is valid for a new prompt.
+#[derive(Clone, Debug, Default)]
+pub struct Verifier {
+    config: VerifierConfig,
+}
+
+impl Verifier {
+    /// A verifier with the given parameters.
+    pub fn new(config: VerifierConfig) -> Self {
+        Self { config }
+    }
+
+    /// The parameters.
+    pub fn config(&self) -> &VerifierConfig {
+        &self.config
+    }
+
+    /// The verdict for serving the answer cached for prompt `a` to prompt `b`, whose embeddings
+    /// have cosine `similarity`.
+    pub fn verify(&self, a: &str, b: &str, similarity: f32) -> Verdict {
+        self.verify_facts(&PromptFacts::analyze(a), &PromptFacts::analyze(b), similarity)
+    }
+
+    /// As [`Verifier::verify`], with prompts analyzed beforehand (the cache can keep the facts of
+    /// a stored prompt next to its vector, and analyze a new prompt once for several candidates).
+    pub fn verify_facts(&self, a: &PromptFacts, b: &PromptFacts, similarity: f32) -> Verdict {
+        for rule in Rule::ALL {
+            if let Some(reason) = self.check(rule, a, b, similarity) {
+                return Verdict {
+                    serve: false,
+                    similarity,
+                    reason: Some(reason),
+                };
+            }
+            // Identical prompts (after case and spacing) agree on every text rule.
+            if rule == Rule::Cosine && a.key == b.key {
+                break;
+            }
+        }
+        Verdict {
+            serve: true,
+            similarity,
+            reason: None,
+        }
+    }
+
+    /// Every rule that refuses the pair, not only the first: the quality harness uses this to
+    /// show which rules carry the weight.
+    pub fn rejections(&self, a: &PromptFacts, b: &PromptFacts, similarity: f32) -> Vec<Rejection> {
+        Rule::ALL
+            .iter()
+            .filter_map(|&rule| {
+                self.check(rule, a, b, similarity)
+                    .map(|reason| Rejection { rule, reason })
+            })
+            .collect()
+    }
+
+    /// One rule's refusal reason, or `None` when the rule lets the pair through.
+    pub fn check(
+        &self,
+        rule: Rule,
+        a: &PromptFacts,
+        b: &PromptFacts,
+        similarity: f32,
+    ) -> Option<String> {
+        match rule {
+            Rule::Cosine => check_cosine(similarity, self.config.threshold),
+            Rule::Negation => check_negation(a, b),
+            Rule::Code => check_code(a, b),
+            Rule::Language => check_languages(a, b),
+            Rule::Version => check_versions(a, b),
+            Rule::Time => check_time(a, b),
+            Rule::Unit => check_units(a, b),
+            Rule::Number => check_numbers(a, b),
+            Rule::Entity => check_entities(a, b),
+            Rule::Opposition => check_opposition(a, b),
+            Rule::Direction => check_direction(a, b),
+            Rule::Order => check_order(a, b),
+            Rule::Alignment => check_alignment(
+                a,
+                b,
+                self.config.alignment_tolerance,
+                self.config.typo_min_len,
+            ),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Word lists. Written for this verifier; all lower case. They are deliberately small and
+// general: each list exists because its words change (or do not change) what a prompt asks.
+// ---------------------------------------------------------------------------------------------
+
+/// Function words: never content, never compared by alignment. Negation cues and directional
+/// prepositions are here too, because their own rules compare them.
+const STOP_WORDS: &[&str] = &[
+    "a", "an", "the", "is", "are", "was", "were", "be", "been", "being", "am", "do", "does",
+    "did", "doing", "done", "have", "has", "had", "having", "i", "me", "my", "mine", "myself",
+    "we", "our", "ours", "us", "you", "your", "yours", "u", "ur", "it", "its", "itself", "they",
+    "them", "their", "theirs", "he", "him", "his", "she", "her", "hers", "this", "that", "these",
+    "those", "there", "here", "what", "whats", "which", "who", "whom", "whose", "when", "where",
+    "why", "how", "to", "of", "in", "on", "at", "for", "by", "with", "from", "into", "onto",
+    "about", "as", "and", "or", "but", "if", "then", "so", "than", "too", "very", "can", "could",
+    "will", "would", "shall", "should", "may", "might", "must", "any", "some", "such", "own",
+    "same", "also", "just", "get", "gets", "got", "getting", "go", "goes", "going", "gone",
+    "via", "per", "each", "every", "all", "both", "either", "other", "another", "up", "out",
+    "off", "over", "under", "again", "once", "not", "no", "never", "without", "nor", "non",
+    "towards", "toward", "vs", "versus", "against", "between", "among", "while", "during",
+    "before", "after", "until", "till", "since", "within", "through", "because", "whether",
+    "re", "etc", "eg", "ie", "yes", "yeah", "do", "one's", "someone", "something", "anything",
+    "anyone", "somebody", "anybody", "thing", "things", "stuff", "lot", "lots", "bit", "way",
+    "ways", "s", "t", "d", "ll", "m", "ve",
+];
+
+/// Words that carry tone or politeness, not content: dropping or adding them does not change
+/// the answer ("please explain X" asks what "X?" asks).
+const FILLERS: &[&str] = &[
+    "please", "pls", "plz", "kindly", "thanks", "thx", "hey", "hi", "hello", "ok", "okay",
+    "actually", "really", "exactly", "basically", "simply", "quick", "quickly", "q", "question",
+    "wondering", "wonder", "curious", "tell", "explain", "explanation", "describe", "know",
+    "want", "wanted", "like", "need", "help", "helps", "ugh", "hmm", "um", "well", "mind", "let",
+    "able", "possible", "provide", "give", "show", "inquire", "ask", "wish",
+    "generally", "usually", "typically", "exact", "detail", "details", "briefly",
+    "concept", "idea", "term", "meaning", "mean", "means", "definition", "define", "purpose",
+    "procedure", "process", "guide", "overview", "summary", "correct", "proper", "properly",
+    "right", "best", "good", "ideal", "recommended", "easy", "easiest", "simple", "simplest",
+    "anyway", "somehow", "walk",
+    "considered", "count", "counts", "supposed", "new", "start", "make", "do", "use", "using",
+    "find", "see", "check", "look", "looks", "happen", "happens", "work", "works", "way",
+    "ever", "even", "still", "already", "much", "many",
+];
+
+/// Words treated as the same for alignment. The first word of each row is the canonical form.
+/// General English and programming variants; spelling variants (British/American) too.
+const SYNONYMS: &[&[&str]] = &[
+    &["buy", "purchase", "bought", "purchased"],
+    &["obtain", "receive", "acquire"],
+    &["repair", "fix", "mend"],
+    &["resolve", "solve"],
+    &["remove", "delete", "erase", "eliminate", "rid"],
+    &["change", "modify", "alter", "update", "edit"],
+    &["display", "show"],
+    &["begin", "start", "commence"],
+    &["stop", "halt", "cease", "prevent"],
+    &["finish", "end", "complete"],
+    &["require", "requirement"],
+    &["assist", "help"],
+    &["locate", "find"],
+    &["exit", "quit", "leave"],
+    &["big", "large", "huge"],
+    &["small", "little", "tiny"],
+    &["fast", "quick", "rapid", "speedy"],
+    &["faster", "quicker"],
+    &["fastest", "quickest"],
+    &["cheap", "inexpensive", "affordable", "cheaper", "cheapest"],
+    &["main", "primary", "principal", "major", "chief", "key"],
+    &["car", "automobile"],
+    &["doctor", "physician"],
+    &["child", "kid", "children", "kids"],
+    &["write", "wrote", "written", "author", "writer"],
+    &["symptom", "sign"],
+    &["problem", "issue", "trouble"],
+    &["photo", "picture", "image", "pic"],
+    &["movie", "film"],
+    &["trip", "journey"],
+    &["flight", "fly", "flying", "flies"],
+    &["cost", "price", "pricing"],
+    &["pay", "payment", "paid"],
+    &["allow", "permit", "permitted", "allowed"],
+    &["learn", "study"],
+    &["home", "house"],
+    &["employee", "worker", "staff"],
+    &["manager", "boss"],
+    &["trash", "garbage", "rubbish"],
+    &["sick", "ill"],
+    &["pain", "hurt", "hurts", "ache", "aches", "sore"],
+    &["medication", "medicine", "drug", "meds"],
+    &["calculate", "compute", "calculation"],
+    &["formula", "equation"],
+    &["people", "person", "persons", "folks"],
+    &["amount", "quantity"],
+    &["enough", "sufficient"],
+    &["maximum", "max"],
+    &["minimum", "min"],
+    &["phone", "cellphone", "smartphone", "mobile"],
+    &["wifi", "wi-fi", "wireless"],
+    &["tire", "tyre"],
+    &["color", "colour"],
+    &["favorite", "favourite"],
+    &["center", "centre"],
+    &["gray", "grey"],
+    &["organize", "organise"],
+    &["analyze", "analyse", "analysis"],
+    &["license", "licence"],
+    &["dictionary", "dict"],
+    &["integer", "int"],
+    &["string", "str"],
+    &["repository", "repo"],
+    &["directory", "folder", "dir"],
+    &["function", "func", "fn"],
+    &["variable", "var"],
+    &["argument", "arg", "parameter", "param"],
+    &["environment", "env"],
+    &["configuration", "config"],
+    &["database", "db"],
+    &["application", "app"],
+    &["documentation", "docs", "doc"],
+    &["message", "msg"],
+    &["information", "info"],
+    &["number", "num"],
+    &["visit", "visiting"],
+    &["cause", "causes", "reason"],
+        &["abroad", "internationally", "international", "overseas"],
+    &["ship", "shipping", "shipment"],
+    &["cancel", "cancellation"],
+        &["create", "build"],
+    &["duplicate", "dupe"],
+    &["brew", "prepare", "preparing"],
+];
+
+/// An opposition group member: the group, the member's class within it, and whether the word
+/// alone (with nothing opposite in the other prompt) must still be explained.
+#[derive(Clone, Copy, Debug)]
+struct Opp {
+    group: &'static str,
+    class: u8,
+    strong: bool,
+}
+
+/// Groups of words whose members change an answer when swapped for each other. Rows:
+/// (group, class, strong, words). "Strong" marks words whose mere presence matters (a prompt
+/// that adds "decrease" or "unsafe" asks something else); the unmarked default reading of a
+/// pair ("good", "safe", "new") is weak, because paraphrases add and drop it freely.
+const OPPOSITIONS: &[(&str, u8, bool, &[&str])] = &[
+    ("amount", 0, true, &["increase", "raise", "maximize", "boost", "exceed"]),
+    ("amount", 0, false, &["more", "most", "greater", "higher", "high", "upper", "above", "up", "top", "rise", "grow", "gain", "win", "won", "over", "maximum", "max"]),
+    ("amount", 1, true, &["decrease", "reduce", "minimize", "shrink", "lower"]),
+    ("amount", 1, false, &["less", "least", "fewer", "lesser", "low", "below", "down", "bottom", "fall", "drop", "lose", "lost", "loss", "under", "minimum", "min"]),
+    ("size", 0, false, &["big", "bigger", "biggest", "large", "larger", "largest", "huge", "tall", "taller", "tallest"]),
+    ("size", 1, false, &["small", "smaller", "smallest", "tiny", "shorter", "shortest"]),
+    ("speed", 0, false, &["fast", "faster", "fastest", "quick", "quicker", "quickest", "rapid"]),
+    ("speed", 1, false, &["slow", "slower", "slowest"]),
+    ("length", 0, false, &["long", "longer", "longest"]),
+    ("length", 1, false, &["short"]),
+    ("quality", 0, false, &["good", "better", "best", "great"]),
+    ("quality", 1, false, &["bad", "worse", "worst", "poor"]),
+    ("age", 0, false, &["old", "older", "oldest"]),
+    ("age", 1, false, &["young", "younger", "youngest", "new", "newer", "newest"]),
+    ("temperature", 0, false, &["hot", "hotter", "warm", "warmer"]),
+    ("temperature", 1, false, &["cold", "colder", "cool", "cooler", "chilly"]),
+    ("weight", 0, false, &["heavy", "heavier", "heaviest"]),
+    ("weight", 1, false, &["light", "lighter", "lightest"]),
+    ("sequence", 0, true, &["before", "prior"]),
+    ("sequence", 1, true, &["after", "afterwards"]),
+    ("sequence", 2, false, &["within"]),
+    ("sequence", 3, false, &["until", "till"]),
+    ("sequence", 4, false, &["since"]),
+    ("timing", 0, false, &["early", "earlier", "earliest"]),
+    ("timing", 1, false, &["late", "later", "latest"]),
+    ("side", 0, false, &["left"]),
+    ("side", 1, false, &["right"]),
+    ("compass", 0, true, &["north", "northern"]),
+    ("compass", 1, true, &["south", "southern"]),
+    ("compass", 2, true, &["east", "eastern"]),
+    ("compass", 3, true, &["west", "western"]),
+    ("sort", 0, true, &["ascending", "asc"]),
+    ("sort", 1, true, &["descending", "desc"]),
+    ("flow", 0, true, &["import", "input", "inbound", "incoming", "ingress", "inflow"]),
+    ("flow", 1, true, &["export", "output", "outbound", "outgoing", "egress", "outflow"]),
+    ("transfer", 0, true, &["send", "sent", "upload", "push"]),
+    ("transfer", 1, true, &["receive", "received", "download", "pull"]),
+    ("trade", 0, true, &["buy", "bought", "purchase"]),
+    ("trade", 1, true, &["sell", "sold"]),
+    ("lending", 0, true, &["lend", "lent"]),
+    ("lending", 1, true, &["borrow"]),
+    ("codec", 0, true, &["encrypt", "encode", "serialize", "compress", "zip", "pack", "lock", "mount", "marshal", "encryption", "encoding"]),
+    ("codec", 1, true, &["decrypt", "decode", "deserialize", "decompress", "unzip", "unpack", "unlock", "unmount", "unmarshal", "decryption", "decoding"]),
+    ("install", 0, false, &["install", "installation"]),
+    ("install", 1, true, &["uninstall", "reinstall"]),
+    ("edit", 0, false, &["add", "insert", "append"]),
+    ("edit", 1, true, &["remove", "delete", "erase", "rid", "eliminate"]),
+    ("switch", 0, true, &["enable", "activate"]),
+    ("switch", 1, true, &["disable", "deactivate"]),
+    ("link", 0, false, &["connect", "subscribe", "follow", "attach", "login"]),
+    ("link", 1, true, &["disconnect", "unsubscribe", "unfollow", "detach", "logout"]),
+    ("scope", 0, false, &["include", "including", "included"]),
+    ("scope", 1, true, &["exclude", "excluding", "excluded", "except"]),
+    ("permission", 0, false, &["allow", "allowed", "permit", "permitted"]),
+    ("permission", 1, true, &["block", "deny", "forbid", "forbidden", "prohibit", "prohibited", "ban", "banned"]),
+    ("response", 0, false, &["accept", "approve", "agree"]),
+    ("response", 1, true, &["decline", "reject", "refuse", "disapprove", "disagree"]),
+    ("state", 0, false, &["open", "opened", "opening"]),
+    ("state", 1, false, &["close", "closed", "closing", "shut"]),
+    ("run", 0, false, &["start", "begin", "launch", "resume"]),
+    ("run", 1, true, &["stop", "halt", "cease", "pause", "prevent", "avoid"]),
+    ("truth", 0, false, &["true", "truth", "fact"]),
+    ("truth", 1, true, &["false", "incorrect", "wrong", "myth"]),
+    ("outcome", 0, false, &["pass", "success", "successful", "succeed"]),
+    ("outcome", 1, true, &["fail", "failure", "failed", "broken", "crash"]),
+    ("legality", 0, false, &["legal", "lawful"]),
+    ("legality", 1, true, &["illegal", "unlawful"]),
+    ("safety", 0, false, &["safe", "harmless", "healthy"]),
+    ("safety", 1, true, &["unsafe", "dangerous", "harmful", "risky", "toxic", "unhealthy"]),
+    ("possibility", 0, false, &["possible"]),
+    ("possibility", 1, true, &["impossible", "unable"]),
+    ("eligibility", 0, false, &["eligible"]),
+    ("eligibility", 1, true, &["ineligible"]),
+    ("validity", 0, false, &["valid"]),
+    ("validity", 1, true, &["invalid", "void", "expired"]),
+    ("availability", 0, false, &["available"]),
+    ("availability", 1, true, &["unavailable"]),
+    ("ripeness", 0, false, &["ripe"]),
+    ("ripeness", 1, true, &["unripe", "overripe"]),
+    ("necessity", 0, false, &["required", "mandatory", "necessary", "compulsory"]),
+    ("necessity", 1, true, &["optional", "unnecessary"]),
+    ("sex", 0, true, &["male", "man", "men", "boy", "boys"]),
+    ("sex", 1, true, &["female", "woman", "women", "girl", "girls"]),
+    ("life-stage", 0, false, &["adult", "adults"]),
+    ("life-stage", 1, false, &["child", "children", "kid", "kids", "baby", "babies", "infant", "toddler"]),
+    ("life-stage", 2, false, &["teen", "teens", "teenager", "teenagers", "adolescent"]),
+    ("life-stage", 3, false, &["senior", "seniors", "elderly"]),
+    ("moisture", 0, false, &["oily", "wet", "moist", "humid"]),
+    ("moisture", 1, false, &["dry"]),
+    ("depth", 0, true, &["inner"]),
+    ("depth", 1, true, &["outer"]),
+    ("origin", 0, true, &["internal"]),
+    ("origin", 1, true, &["external"]),
+    ("visibility", 0, true, &["private"]),
+    ("visibility", 1, true, &["public"]),
+    ("reach", 0, true, &["local"]),
+    ("reach", 1, true, &["global", "remote"]),
+    ("binding", 0, true, &["static"]),
+    ("binding", 1, true, &["dynamic"]),
+    ("concurrency", 0, true, &["sync", "synchronous", "synchronously"]),
+    ("concurrency", 1, true, &["async", "asynchronous", "asynchronously"]),
+    ("merit", 0, false, &["pro", "pros", "advantage", "advantages", "benefit", "benefits"]),
+    ("merit", 1, false, &["con", "cons", "disadvantage", "disadvantages", "drawback", "drawbacks", "downside", "downsides", "risk", "risks"]),
+    ("journey", 0, true, &["arrival", "arrive", "arrivals"]),
+    ("journey", 1, true, &["departure", "depart", "departures"]),
+    ("sun", 0, true, &["sunrise"]),
+    ("sun", 1, true, &["sunset"]),
+    ("position", 1, true, &["last", "final"]),
+];
+
+/// Negation cues (after contractions are split: "can't" gives "can" and "not").
+const NEGATIONS: &[&str] = &[
+    "not", "no", "never", "none", "nobody", "nothing", "nowhere", "neither", "nor", "without",
+    "non", "cannot",
+];
+
+/// Arithmetic operators by class; symbols are matched too.
+const OPERATORS: &[(&str, &[&str])] = &[
+    ("plus", &["plus", "+", "add", "added", "adding", "sum"]),
+    ("minus", &["minus", "subtract", "subtracted", "subtracting"]),
+    ("times", &["times", "*", "×", "multiply", "multiplied", "multiplying", "product"]),
+    ("divided", &["divide", "divided", "dividing", "÷", "quotient"]),
+    ("power", &["power", "^", "exponent"]),
+    ("squared", &["squared", "square"]),
+    ("cubed", &["cubed", "cube"]),
+    ("root", &["root", "sqrt"]),
+    ("modulo", &["mod", "modulo", "remainder"]),
+];
+
+/// Units: surface forms (lower case) → canonical name. Single letters are only units right
+/// after a number (see `unit_at`).
+const UNITS: &[(&str, &[&str])] = &[
+    ("mm", &["mm", "millimeter", "millimeters", "millimetre", "millimetres"]),
+    ("cm", &["cm", "centimeter", "centimeters", "centimetre", "centimetres"]),
+    ("m", &["meter", "meters", "metre", "metres"]),
+    ("km", &["km", "kms", "kilometer", "kilometers", "kilometre", "kilometres"]),
+    ("inch", &["inch", "inches", "\""]),
+    ("foot", &["ft", "foot", "feet"]),
+    ("yard", &["yd", "yds", "yard", "yards"]),
+    ("mile", &["mi", "mile", "miles"]),
+    ("mg", &["mg", "milligram", "milligrams"]),
+    ("mcg", &["mcg", "µg", "microgram", "micrograms"]),
+    ("g", &["gram", "grams", "gr"]),
+    ("kg", &["kg", "kgs", "kilo", "kilos", "kilogram", "kilograms"]),
+    ("lb", &["lb", "lbs", "pound", "pounds"]),
+    ("oz", &["oz", "ounce", "ounces"]),
+    ("ton", &["ton", "tons", "tonne", "tonnes"]),
+    ("stone", &["stone", "stones"]),
+    ("ml", &["ml", "milliliter", "milliliters", "millilitre", "millilitres"]),
+    ("l", &["liter", "liters", "litre", "litres"]),
+    ("gallon", &["gal", "gallon", "gallons"]),
+    ("quart", &["qt", "quart", "quarts"]),
+    ("pint", &["pt", "pint", "pints"]),
+    ("cup", &["cup", "cups"]),
+    ("tbsp", &["tbsp", "tablespoon", "tablespoons"]),
+    ("tsp", &["tsp", "teaspoon", "teaspoons"]),
+    ("stick", &["stick", "sticks"]),
+    ("celsius", &["celsius", "°c", "centigrade"]),
+    ("fahrenheit", &["fahrenheit", "°f"]),
+    ("kelvin", &["kelvin"]),
+    ("second", &["sec", "secs", "second", "seconds"]),
+    ("minute", &["minute", "minutes", "mins"]),
+    ("hour", &["hr", "hrs", "hour", "hours"]),
+    ("day", &["day", "days"]),
+    ("week", &["week", "weeks", "wk", "wks"]),
+    ("month", &["month", "months"]),
+    ("year", &["year", "years", "yr", "yrs"]),
+    ("decade", &["decade", "decades"]),
+    ("century", &["century", "centuries"]),
+    ("mph", &["mph"]),
+    ("km/h", &["km/h", "kph", "kmh", "kmph"]),
+    ("m/s", &["m/s"]),
+    ("knot", &["knot", "knots", "kn"]),
+    ("bit", &["bit", "bits"]),
+    ("byte", &["byte", "bytes"]),
+    ("kb", &["kb", "kilobyte", "kilobytes"]),
+    ("mb", &["mb", "megabyte", "megabytes"]),
+    ("gb", &["gb", "gigabyte", "gigabytes"]),
+    ("tb", &["tb", "terabyte", "terabytes"]),
+    ("kib", &["kib", "kibibyte", "kibibytes"]),
+    ("mib", &["mib", "mebibyte", "mebibytes"]),
+    ("gib", &["gib", "gibibyte", "gibibytes"]),
+    ("megabit", &["megabit", "megabits", "mbit"]),
+    ("mbps", &["mbps"]),
+    ("gbps", &["gbps"]),
+    ("kcal", &["kcal", "calorie", "calories", "cal"]),
+    ("kj", &["kj", "kilojoule", "kilojoules"]),
+    ("joule", &["joule", "joules"]),
+    ("kwh", &["kwh"]),
+    ("watt", &["watt", "watts"]),
+    ("kw", &["kw", "kilowatt", "kilowatts"]),
+    ("acre", &["acre", "acres"]),
+    ("hectare", &["hectare", "hectares", "ha"]),
+    ("percent", &["percent", "percentage", "%", "pct"]),
+    ("pixel", &["px", "pixel", "pixels"]),
+    ("dpi", &["dpi"]),
+    ("usd", &["usd", "dollar", "dollars", "$", "bucks"]),
+    ("eur", &["eur", "euro", "euros", "€"]),
+    ("gbp", &["gbp", "£", "sterling", "quid"]),
+    ("jpy", &["jpy", "yen", "¥"]),
+    ("cny", &["cny", "rmb", "yuan", "renminbi"]),
+    ("inr", &["inr", "rupee", "rupees"]),
+    ("chf", &["chf", "franc", "francs"]),
+    ("cad", &["cad"]),
+    ("aud", &["aud"]),
+    ("btc", &["btc", "bitcoin", "bitcoins"]),
+    ("eth", &["eth", "ether"]),
+];
+
+/// Words that make a different unit out of the next one ("square meter", "British pound").
+const UNIT_MODIFIERS: &[&str] = &[
+    "square", "sq", "cubic", "nautical", "fluid", "fl", "british", "imperial", "metric",
+    "canadian", "australian", "us", "light",
+];
+
+/// Units with one letter that count only right after a number or a degree sign ("5 m", "180 C").
+const LETTER_UNITS: &[(&str, &str)] = &[
+    ("m", "m"),
+    ("g", "g"),
+    ("l", "l"),
+    ("s", "second"),
+    ("h", "hour"),
+    ("c", "celsius"),
+    ("f", "fahrenheit"),
+    ("min", "minute"),
+];
+
+/// Number words.
+const NUMBER_WORDS: &[(&str, u64)] = &[
+    ("zero", 0), ("one", 1), ("two", 2), ("three", 3), ("four", 4), ("five", 5), ("six", 6),
+    ("seven", 7), ("eight", 8), ("nine", 9), ("ten", 10), ("eleven", 11), ("twelve", 12),
+    ("thirteen", 13), ("fourteen", 14), ("fifteen", 15), ("sixteen", 16), ("seventeen", 17),
+    ("eighteen", 18), ("nineteen", 19), ("twenty", 20), ("thirty", 30), ("forty", 40),
+    ("fifty", 50), ("sixty", 60), ("seventy", 70), ("eighty", 80), ("ninety", 90),
+    ("dozen", 12), ("first", 1), ("third", 3), ("fourth", 4), ("fifth", 5), ("sixth", 6),
+    ("seventh", 7), ("eighth", 8), ("ninth", 9), ("tenth", 10), ("eleventh", 11),
+    ("twelfth", 12), ("twentieth", 20), ("hundredth", 100), ("once", 1), ("twice", 2),
+    ("thrice", 3), ("single", 1), ("double", 2), ("triple", 3), ("sixes", 6), ("fives", 5),
+];
+
+/// Multipliers among number words.
+const NUMBER_SCALES: &[(&str, u64)] = &[
+    ("hundred", 100),
+    ("thousand", 1_000),
+    ("million", 1_000_000),
+    ("billion", 1_000_000_000),
+    ("trillion", 1_000_000_000_000),
+];
+
+/// Places, written in lower case: countries, US states, large cities, continents, regions.
+/// Multi-word names are matched as phrases. A prompt typed in lower case still names them.
+const PLACES: &[&str] = &[
+    "afghanistan", "albania", "algeria", "andorra", "angola", "argentina", "armenia",
+    "australia", "austria", "azerbaijan", "bahamas", "bahrain", "bangladesh", "barbados",
+    "belarus", "belgium", "belize", "benin", "bhutan", "bolivia", "bosnia", "botswana", "brazil",
+    "brunei", "bulgaria", "burundi", "cambodia", "cameroon", "canada", "chile", "china",
+    "colombia", "congo", "costa rica", "croatia", "cuba", "cyprus", "czechia", "czech republic",
+    "denmark", "djibouti", "dominica", "ecuador", "egypt", "el salvador", "eritrea", "estonia",
+    "eswatini", "ethiopia", "fiji", "finland", "france", "gabon", "gambia", "georgia", "germany",
+    "ghana", "greece", "grenada", "guatemala", "guinea", "guyana", "haiti", "honduras",
+    "hungary", "iceland", "india", "indonesia", "iran", "iraq", "ireland", "israel", "italy",
+    "jamaica", "japan", "jordan", "kazakhstan", "kenya", "kiribati", "kosovo", "kuwait",
+    "kyrgyzstan", "laos", "latvia", "lebanon", "lesotho", "liberia", "libya", "liechtenstein",
+    "lithuania", "luxembourg", "madagascar", "malawi", "malaysia", "maldives", "mali", "malta",
+    "mauritania", "mauritius", "mexico", "moldova", "monaco", "mongolia", "montenegro",
+    "morocco", "mozambique", "myanmar", "namibia", "nauru", "nepal", "netherlands", "holland",
+    "new zealand", "nicaragua", "niger", "nigeria", "north korea", "norway", "oman", "pakistan",
+    "palau", "palestine", "panama", "paraguay", "peru", "philippines", "poland", "portugal",
+    "qatar", "romania", "russia", "rwanda", "samoa", "san marino", "saudi arabia", "senegal",
+    "serbia", "seychelles", "sierra leone", "singapore", "slovakia", "slovenia", "somalia",
+    "south africa", "south korea", "korea", "spain", "sri lanka", "sudan", "suriname", "sweden",
+    "switzerland", "syria", "taiwan", "tajikistan", "tanzania", "thailand", "togo", "tonga",
+    "trinidad", "tunisia", "turkey", "turkmenistan", "tuvalu", "uganda", "ukraine",
+    "united arab emirates", "uae", "united kingdom", "uk", "britain", "great britain", "england",
+    "scotland", "wales", "united states", "usa", "america", "uruguay", "uzbekistan", "vanuatu",
+    "vatican", "venezuela", "vietnam", "yemen", "zambia", "zimbabwe", "alabama", "alaska",
+    "arizona", "arkansas", "california", "colorado", "connecticut", "delaware", "florida",
+    "hawaii", "idaho", "illinois", "indiana", "iowa", "kansas", "kentucky", "louisiana", "maine",
+    "maryland", "massachusetts", "michigan", "minnesota", "mississippi", "missouri", "montana",
+    "nebraska", "nevada", "new hampshire", "new jersey", "new mexico", "north carolina",
+    "north dakota", "ohio", "oklahoma", "oregon", "pennsylvania", "rhode island",
+    "south carolina", "south dakota", "tennessee", "texas", "utah", "vermont", "virginia",
+    "washington", "west virginia", "wisconsin", "wyoming", "africa", "asia", "europe",
+    "antarctica", "oceania", "north america", "south america", "latin america", "middle east",
+    "scandinavia", "caribbean", "balkans", "siberia", "patagonia", "new york", "los angeles",
+    "chicago", "houston", "phoenix", "philadelphia", "san antonio", "san diego", "dallas",
+    "austin", "san francisco", "seattle", "denver", "boston", "miami", "atlanta", "las vegas",
+    "new orleans", "portland", "detroit", "nashville", "toronto", "vancouver", "montreal",
+    "mexico city", "havana", "bogota", "lima", "santiago", "buenos aires", "sao paulo",
+    "rio de janeiro", "london", "paris", "berlin", "madrid", "barcelona", "rome", "milan",
+    "naples", "venice", "florence", "lisbon", "porto", "amsterdam", "brussels", "vienna",
+    "prague", "budapest", "bucharest", "warsaw", "krakow", "munich", "hamburg", "frankfurt",
+    "zurich", "geneva", "stockholm", "oslo", "copenhagen", "helsinki", "dublin", "edinburgh",
+    "manchester", "athens", "istanbul", "moscow", "kyiv", "kiev", "cairo", "marrakech",
+    "casablanca", "nairobi", "lagos", "cape town", "johannesburg", "dubai", "abu dhabi", "doha",
+    "tel aviv", "jerusalem", "tehran", "mumbai", "delhi", "new delhi", "bangalore", "kolkata",
+    "beijing", "shanghai", "hong kong", "shenzhen", "tokyo", "osaka", "kyoto", "seoul", "busan",
+    "bangkok", "hanoi", "singapore", "kuala lumpur", "jakarta", "bali", "manila", "sydney",
+    "melbourne", "brisbane", "perth", "auckland", "wellington", "lyon", "marseille", "nice",
+    "bordeaux", "seville", "valencia", "brighton", "oxford", "cambridge", "heathrow", "gatwick",
+];
+
+/// Place names that are also common English words: they count only when capitalized.
+const AMBIGUOUS_PLACES: &[&str] = &[
+    "turkey", "china", "jordan", "georgia", "nice", "phoenix", "reading", "chad", "guinea",
+    "washington", "austin", "bali", "america", "perth", "wellington", "porto", "mali", "oxford",
+    "cambridge", "us",
+];
+
+/// Natural and programming languages: surface form → canonical name.
+const LANGUAGES: &[(&str, &str)] = &[
+    ("english", "english"), ("french", "french"), ("german", "german"), ("spanish", "spanish"),
+    ("italian", "italian"), ("portuguese", "portuguese"), ("dutch", "dutch"), ("greek", "greek"),
+    ("japanese", "japanese"), ("korean", "korean"), ("chinese", "chinese"),
+    ("mandarin", "mandarin"), ("cantonese", "cantonese"), ("russian", "russian"),
+    ("arabic", "arabic"), ("hindi", "hindi"), ("bengali", "bengali"), ("urdu", "urdu"),
+    ("turkish", "turkish"), ("polish", "polish"), ("swedish", "swedish"),
+    ("norwegian", "norwegian"), ("danish", "danish"), ("finnish", "finnish"),
+    ("hebrew", "hebrew"), ("thai", "thai"), ("vietnamese", "vietnamese"),
+    ("indonesian", "indonesian"), ("malay", "malay"), ("tagalog", "tagalog"),
+    ("swahili", "swahili"), ("ukrainian", "ukrainian"), ("czech", "czech"),
+    ("hungarian", "hungarian"), ("romanian", "romanian"), ("persian", "persian"),
+    ("farsi", "persian"), ("latin", "latin"), ("catalan", "catalan"), ("irish", "irish"),
+    ("welsh", "welsh"), ("python", "python"), ("py", "python"), ("rust", "rust"),
+    ("java", "java"), ("javascript", "javascript"), ("js", "javascript"),
+    ("ecmascript", "javascript"), ("typescript", "typescript"), ("ts", "typescript"),
+    ("c", "c"), ("c++", "c++"), ("cpp", "c++"), ("c#", "c#"), ("csharp", "c#"), ("f#", "f#"),
+    ("go", "go"), ("golang", "go"), ("ruby", "ruby"), ("php", "php"), ("perl", "perl"),
+    ("kotlin", "kotlin"), ("swift", "swift"), ("scala", "scala"), ("haskell", "haskell"),
+    ("ocaml", "ocaml"), ("elixir", "elixir"), ("erlang", "erlang"), ("lua", "lua"),
+    ("zig", "zig"), ("bash", "bash"), ("zsh", "zsh"), ("powershell", "powershell"),
+    ("sql", "sql"), ("r", "r"), ("julia", "julia"), ("dart", "dart"), ("deno", "deno"),
+    ("node", "node"), ("node.js", "node"), ("nodejs", "node"), ("matlab", "matlab"),
+    ("fortran", "fortran"), ("cobol", "cobol"), ("clojure", "clojure"), ("lisp", "lisp"),
+    ("scheme", "scheme"), ("prolog", "prolog"), ("assembly", "assembly"), ("vba", "vba"),
+    ("objective-c", "objective-c"), ("groovy", "groovy"), ("nim", "nim"), ("crystal", "crystal"),
+    ("elm", "elm"), ("solidity", "solidity"), ("html", "html"), ("css", "css"),
+];
+
+/// Language names that are also common words: they count only when capitalized.
+const AMBIGUOUS_LANGUAGES: &[&str] = &[
+    "c", "r", "go", "swift", "dart", "julia", "crystal", "elm", "nim", "scheme", "assembly",
+    "latin", "polish", "node", "ts", "py",
+];
+
+/// Products that are commonly followed by a version number ("Windows 11", "iOS 17").
+const VERSIONED: &[&str] = &[
+    "python", "java", "php", "node", "ruby", "perl", "vue", "angular", "react", "windows", "ios",
+    "android", "ubuntu", "debian", "fedora", "macos", "django", "rails", "laravel", "bootstrap",
+    "excel", "office", "tls", "ssl", "http", "html", "es", "ecmascript", "postgres",
+    "postgresql", "mysql", "ie", "net", "version", "v", "ver", "release", "edition", "kotlin",
+    "scala", "swift", "go", "rust", "dotnet", ".net", "gcc", "clang", "llvm", "spring", "redis",
+    "mongodb", "kubernetes", "docker", "centos", "rhel", "mac", "osx", "jdk", "jre", "numpy",
+    "pandas", "tensorflow", "pytorch", "webpack", "typescript", "c++", "c#",
+];
+
+/// Capitalized words that are not entities (pronouns, interjections, SQL-free acronyms of tone).
+const NOT_ENTITIES: &[&str] = &["i", "ok", "okay", "hi", "hey", "hello", "ps", "asap", "faq", "fyi"];
+
+/// Days, months, seasons, holidays, parts of the day and eras: surface → canonical time marker.
+const TIME_WORDS: &[(&str, &str)] = &[
+    ("yesterday", "yesterday"), ("today", "today"), ("tonight", "tonight"),
+    ("tomorrow", "tomorrow"), ("now", "now"), ("currently", "now"), ("current", "now"),
+    ("nowadays", "now"), ("presently", "now"), ("recent", "recent"), ("recently", "recent"),
+    ("lately", "recent"), ("latest", "recent"), ("monday", "monday"), ("mondays", "monday"),
+    ("tuesday", "tuesday"), ("tuesdays", "tuesday"), ("wednesday", "wednesday"),
+    ("wednesdays", "wednesday"), ("thursday", "thursday"), ("thursdays", "thursday"),
+    ("friday", "friday"), ("fridays", "friday"), ("saturday", "saturday"),
+    ("saturdays", "saturday"), ("sunday", "sunday"), ("sundays", "sunday"),
+    ("weekday", "weekday"), ("weekdays", "weekday"), ("weekend", "weekend"),
+    ("weekends", "weekend"), ("january", "january"), ("february", "february"),
+    ("march", "march"), ("april", "april"), ("may", "may"), ("june", "june"), ("july", "july"),
+    ("august", "august"), ("september", "september"), ("october", "october"),
+    ("november", "november"), ("december", "december"), ("jan", "january"),
+    ("feb", "february"), ("mar", "march"), ("apr", "april"), ("jun", "june"), ("jul", "july"),
+    ("aug", "august"), ("sep", "september"), ("sept", "september"), ("oct", "october"),
+    ("nov", "november"), ("dec", "december"), ("spring", "spring"), ("summer", "summer"),
+    ("autumn", "autumn"), ("fall", "autumn"), ("winter", "winter"), ("morning", "morning"),
+    ("mornings", "morning"), ("afternoon", "afternoon"), ("afternoons", "afternoon"),
+    ("evening", "evening"), ("evenings", "evening"), ("night", "night"), ("nights", "night"),
+    ("noon", "noon"), ("midday", "noon"), ("midnight", "midnight"), ("christmas", "christmas"),
+    ("xmas", "christmas"), ("easter", "easter"), ("thanksgiving", "thanksgiving"),
+    ("halloween", "halloween"), ("hanukkah", "hanukkah"), ("ramadan", "ramadan"),
+    ("diwali", "diwali"), ("medieval", "era:medieval"), ("ancient", "era:ancient"),
+    ("prehistoric", "era:prehistoric"), ("victorian", "era:victorian"),
+    ("renaissance", "era:renaissance"), ("colonial", "era:colonial"),
+];
+
+/// Time words that are also common words: they count only when capitalized ("May", "March").
+const AMBIGUOUS_TIME: &[&str] = &["may", "march", "jan", "mar", "sep", "oct", "dec", "jun", "jul", "aug", "apr", "nov", "feb", "sept"];
+
+/// Words that, before a period word, make a relative time frame ("last week").
+const TIME_RELATIVE: &[(&str, &str)] = &[
+    ("this", "this"), ("last", "last"), ("past", "last"), ("previous", "last"),
+    ("next", "next"), ("coming", "next"), ("upcoming", "next"), ("following", "next"),
+];
+
+/// Words a relative time frame can be made of ("last week", "next quarter").
+const TIME_PERIODS: &[&str] = &[
+    "week", "weekend", "month", "year", "quarter", "decade", "century", "season", "night",
+    "morning", "afternoon", "evening", "time", "semester", "term", "summer", "winter", "spring",
+    "autumn", "fall", "hour", "day", "minute",
+];
+
+/// Prepositions whose object is compared across the prompts by the direction rule.
+const ROLE_MARKERS: &[(&str, &str)] = &[
+    ("from", "from"), ("to", "to"), ("into", "to"), ("onto", "to"), ("towards", "to"),
+    ("toward", "to"), ("than", "than"), ("before", "before"), ("after", "after"),
+    ("with", "with"), ("of", "of"), ("by", "by"), ("against", "against"), ("over", "over"),
+    ("instead", "instead"),
+];
+
+/// Lexicon lookups built once from the lists above.
+struct Lexicon {
+    stop: HashSet<&'static str>,
+    filler: HashSet<String>,
+    synonym: HashMap<String, String>,
+    opposition: HashMap<String, Opp>,
+    negation: HashSet<&'static str>,
+    operator: HashMap<&'static str, &'static str>,
+    unit: HashMap<&'static str, &'static str>,
+    unit_modifier: HashSet<&'static str>,
+    letter_unit: HashMap<&'static str, &'static str>,
+    number_word: HashMap<&'static str, u64>,
+    number_scale: HashMap<&'static str, u64>,
+    place: HashSet<&'static str>,
+    ambiguous_place: HashSet<&'static str>,
+    language: HashMap<&'static str, &'static str>,
+    ambiguous_language: HashSet<&'static str>,
+    versioned: HashSet<&'static str>,
+    not_entity: HashSet<&'static str>,
+    time_word: HashMap<&'static str, &'static str>,
+    ambiguous_time: HashSet<&'static str>,
+    time_relative: HashMap<&'static str, &'static str>,
+    time_period: HashSet<&'static str>,
+    role: HashMap<&'static str, &'static str>,
+}
+
+fn lexicon() -> &'static Lexicon {
+    static LEXICON: OnceLock<Lexicon> = OnceLock::new();
+    LEXICON.get_or_init(|| {
+        let mut synonym = HashMap::new();
+        for row in SYNONYMS {
+            if let Some(head) = row.first() {
+                let head = stem(head);
+                for word in row.iter() {
+                    synonym.entry(stem(word)).or_insert_with(|| head.clone());
+                }
+            }
+        }
+        let mut opposition = HashMap::new();
+        for &(group, class, strong, words) in OPPOSITIONS {
+            for word in words {
+                opposition.insert(
+                    stem(word),
+                    Opp {
+                        group,
+                        class,
+                        strong,
+                    },
+                );
+            }
+        }
+        let mut operator = HashMap::new();
+        for &(class, words) in OPERATORS {
+            for &word in words {
+                operator.insert(word, class);
+            }
+        }
+        let mut unit = HashMap::new();
+        for &(canonical, words) in UNITS {
+            for &word in words {
+                unit.insert(word, canonical);
+            }
+        }
+        Lexicon {
+            stop: STOP_WORDS.iter().copied().collect(),
+            filler: FILLERS.iter().map(|w| stem(w)).collect(),
+            synonym,
+            opposition,
+            negation: NEGATIONS.iter().copied().collect(),
+            operator,
+            unit,
+            unit_modifier: UNIT_MODIFIERS.iter().copied().collect(),
+            letter_unit: LETTER_UNITS.iter().copied().collect(),
+            number_word: NUMBER_WORDS.iter().copied().collect(),
+            number_scale: NUMBER_SCALES.iter().copied().collect(),
+            place: PLACES.iter().copied().collect(),
+            ambiguous_place: AMBIGUOUS_PLACES.iter().copied().collect(),
+            language: LANGUAGES.iter().copied().collect(),
+            ambiguous_language: AMBIGUOUS_LANGUAGES.iter().copied().collect(),
+            versioned: VERSIONED.iter().copied().collect(),
+            not_entity: NOT_ENTITIES.iter().copied().collect(),
+            time_word: TIME_WORDS.iter().copied().collect(),
+            ambiguous_time: AMBIGUOUS_TIME.iter().copied().collect(),
+            time_relative: TIME_RELATIVE.iter().copied().collect(),
+            time_period: TIME_PERIODS.iter().copied().collect(),
+            role: ROLE_MARKERS.iter().copied().collect(),
+        }
+    })
+}
+
+/// A light suffix stripper, so that "reversing" meets "reverse" and "calories" meets "calorie".
+/// Not a real stemmer: it only has to map a word's inflections to one key, consistently.
+fn stem(word: &str) -> String {
+    let mut s = word.to_string();
+    if s.chars().count() <= 3 || !s.is_ascii() {
+        return s;
+    }
+    if s.ends_with("ies") && s.len() > 4 {
+        s.truncate(s.len() - 3);
+        s.push('i');
+    } else if s.ends_with("sses") {
+        s.truncate(s.len() - 2);
+    } else if s.ends_with('s') && !s.ends_with("ss") && !s.ends_with("us") && !s.ends_with("is")
+    {
+        s.pop();
+    }
+    let strip = |s: &mut String, suffix: &str| {
+        let base = s.len() - suffix.len();
+        if s[..base].bytes().any(|c| b"aeiouy".contains(&c)) {
+            s.truncate(base);
+            let bytes = s.as_bytes();
+            let n = bytes.len();
+            // "running" → "runn" → "run"; "stopped" → "stopp" → "stop".
+            if n >= 2 && bytes[n - 1] == bytes[n - 2] && !b"lsz".contains(&bytes[n - 1]) {
+                s.pop();
+            }
+            // "using" → "us" → "use", so that it meets "use".
+            if s.len() <= 3 {
+                s.push('e');
+            }
+            true
+        } else {
+            false
+        }
+    };
+    if s.ends_with("ing") && s.len() >= 5 {
+        strip(&mut s, "ing");
+    } else if s.ends_with("ed") && !s.ends_with("eed") && s.len() >= 5 {
+        strip(&mut s, "ed");
+    }
+    if s.ends_with("ally") && s.len() >= 7 {
+        s.truncate(s.len() - 2);
+    } else if s.ends_with("ly") && s.len() >= 6 {
+        s.truncate(s.len() - 2);
+    }
+    if s.ends_with('y') && s.len() >= 3 {
+        s.pop();
+        s.push('i');
+    }
+    if s.ends_with('e') && s.len() >= 4 {
+        s.pop();
+    }
+    s
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tokenizer.
+// ---------------------------------------------------------------------------------------------
+
+/// What a token is, before the lexicon looks at it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    /// Letters (possibly with digits): a word.
+    Word,
+    /// A number in digits or words, as a canonical string.
+    Number,
+    /// An identifier that looks like code (`snake_case`, `camelCase`, `a.b`, `--flag`, `f()`).
+    Code,
+    /// Punctuation or operators only (`+`, `=`, `->`).
+    Symbol,
+}
+
+/// Whether a token sits inside a literal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Lit {
+    /// Plain text.
+    Plain,
+    /// Between backticks: code, compared exactly.
+    Backtick,
+    /// Between quotes: a phrase to translate, an error message, ...
+    Quote,
+}
+
+#[derive(Clone, Debug)]
+struct Token {
+    /// Surface form, outer punctuation trimmed.
+    raw: String,
+    /// Lower case; for numbers, the canonical value.
+    low: String,
+    kind: Kind,
+    /// Starts with an upper-case letter.
+    cap: bool,
+    /// At least two letters, all upper case (an acronym).
+    caps: bool,
+    /// An upper-case letter after the first character ("PayPal", "iPhone").
+    inner_cap: bool,
+    /// First token of a sentence (its capital letter says nothing).
+    start: bool,
+    lit: Lit,
+}
+
+impl Token {
+    fn new(raw: &str, low: String, kind: Kind, start: bool, lit: Lit) -> Self {
+        let mut letters = raw.chars().filter(|c| c.is_alphabetic());
+        let cap = raw.chars().next().is_some_and(char::is_uppercase);
+        let caps = raw.chars().filter(|c| c.is_alphabetic()).count() >= 2
+            && letters.all(char::is_uppercase);
+        let inner_cap = raw.chars().skip(1).any(char::is_uppercase)
+            && raw.chars().any(char::is_lowercase);
+        Token {
+            raw: raw.to_string(),
+            low,
+            kind,
+            cap,
+            caps,
+            inner_cap,
+            start,
+            lit,
+        }
+    }
+
+    fn word(raw: &str, start: bool, lit: Lit) -> Self {
+        Token::new(raw, raw.to_lowercase(), Kind::Word, start, lit)
+    }
+
+    fn is_word(&self, low: &str) -> bool {
+        self.kind == Kind::Word && self.low == low
+    }
+}
+
+/// A literal span: backticked code or a quoted phrase.
+#[derive(Clone, Debug)]
+struct Literal {
+    /// The text with runs of whitespace collapsed.
+    text: String,
+    /// Its tokens' lower-case forms, to find it unquoted in the other prompt.
+    lows: Vec<String>,
+    backtick: bool,
+}
+
+/// Splits `text` into plain and literal segments. A single quote opens a literal only after a
+/// space or an opening bracket, so that apostrophes ("don't", "Apple's") stay in words.
+fn segments(text: &str) -> Vec<(String, Lit)> {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = Vec::new();
+    let mut plain = String::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        let fence = c == '`' && chars.get(i + 1) == Some(&'`') && chars.get(i + 2) == Some(&'`');
+        let opener = match c {
+            '`' if fence => Some(("```", Lit::Backtick)),
+            '`' => Some(("`", Lit::Backtick)),
+            '"' => Some(("\"", Lit::Quote)),
+            '“' => Some(("”", Lit::Quote)),
+            '\'' | '‘' if opens_single_quote(&chars, i) => {
+                Some((if c == '\'' { "'" } else { "’" }, Lit::Quote))
+            }
+            _ => None,
+        };
+        if let Some((close, lit)) = opener {
+            let open_len = if fence { 3 } else { 1 };
+            let close: Vec<char> = close.chars().collect();
+            let from = i + open_len;
+            let end = (from..chars.len()).find(|&j| {
+                chars[j..].starts_with(&close)
+                    && (close != ['\''] && close != ['’'] || closes_single_quote(&chars, j))
+            });
+            if let Some(j) = end {
+                if !plain.is_empty() {
+                    out.push((std::mem::take(&mut plain), Lit::Plain));
+                }
+                let inner: String = chars[from..j].iter().collect();
+                if !inner.trim().is_empty() {
+                    out.push((inner, lit));
+                }
+                i = j + close.len();
+                continue;
+            }
+        }
+        plain.push(c);
+        i += 1;
+    }
+    if !plain.is_empty() {
+        out.push((plain, Lit::Plain));
+    }
+    out
+}
+
+fn opens_single_quote(chars: &[char], i: usize) -> bool {
+    let before_ok = i == 0 || chars[i - 1].is_whitespace() || "([{".contains(chars[i - 1]);
+    let after_ok = chars.get(i + 1).is_some_and(|c| !c.is_whitespace());
+    before_ok && after_ok
+}
+
+fn closes_single_quote(chars: &[char], j: usize) -> bool {
+    let after_ok = chars
+        .get(j + 1)
+        .is_none_or(|c| c.is_whitespace() || ".,;:?!)]}".contains(*c));
+    let before_ok = j > 0 && !chars[j - 1].is_whitespace();
+    after_ok && before_ok
+}
+
+/// Trims a whitespace-separated chunk's outer punctuation; the flag says whether it ended a
+/// sentence (so the next word's capital letter means nothing).
+fn trim_chunk(chunk: &str) -> (&str, bool) {
+    let mut s = chunk.trim_start_matches(['(', '[', '{', '"', '\'', '“', '‘', '¿', '¡', '*', '`']);
+    let mut ends = false;
+    while let Some(c) = s.chars().last() {
+        let strip = match c {
+            '.' | '?' | '!' | ':' => {
+                ends = true;
+                true
+            }
+            ',' | ';' | '"' | '\'' | '”' | '’' | '*' | '`' => true,
+            // Keep the closing bracket of "sin(x)", "401(k)", "a[0]".
+            ')' => !s.contains('('),
+            ']' => !s.contains('['),
+            '}' => !s.contains('{'),
+            _ => false,
+        };
+        if !strip {
+            break;
+        }
+        s = &s[..s.len() - c.len_utf8()];
+    }
+    (s, ends)
+}
+
+/// Splits text into tokens (number words already merged into numbers) and its literals.
+fn tokenize(text: &str) -> (Vec<Token>, Vec<Literal>) {
+    let mut tokens = Vec::new();
+    let mut literals = Vec::new();
+    let mut start = true;
+    for (segment, lit) in segments(text) {
+        let mut seg_tokens = Vec::new();
+        for chunk in segment.split_whitespace() {
+            let (core, ends) = trim_chunk(chunk);
+            if !core.is_empty() {
+                push_chunk(core, lit, start, &mut seg_tokens);
+                start = false;
+            }
+            if ends {
+                start = true;
+            }
+        }
+        let seg_tokens = merge_number_words(seg_tokens);
+        if lit != Lit::Plain {
+            literals.push(Literal {
+                text: segment.split_whitespace().collect::<Vec<_>>().join(" "),
+                lows: seg_tokens.iter().map(|t| t.low.clone()).collect(),
+                backtick: lit == Lit::Backtick,
+            });
+            // A literal inside a sentence does not start a new one.
+            start = false;
+        }
+        tokens.extend(seg_tokens);
+    }
+    (tokens, literals)
+}
+
+fn starts_number(s: &str) -> bool {
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(c) if c.is_ascii_digit() => true,
+        Some('$' | '€' | '£' | '¥' | '.' | '-' | '+') => chars.next().is_some_and(|c| c.is_ascii_digit()),
+        _ => false,
+    }
+}
+
+/// "e.g", "U.S", "a.m": single letters separated by dots.
+fn is_abbreviation(s: &str) -> bool {
+    s.contains('.') && s.split('.').all(|part| part.chars().count() == 1 && part.chars().all(char::is_alphabetic))
+}
+
+fn is_code_like(s: &str) -> bool {
+    if !s.chars().any(char::is_alphabetic) {
+        return false;
+    }
+    let mut chars = s.chars();
+    let first = chars.next();
+    let second = chars.next();
+    if s.starts_with("--") || (first == Some('-') && second.is_some_and(char::is_alphabetic)) {
+        return true;
+    }
+    if s.starts_with('@') || s.starts_with('/') || s.starts_with("./") || s.starts_with("~/") {
+        return true;
+    }
+    if s.contains("::") || ['_', '(', '<', '>', '=', '[', '{', '$', '\\', '|'].iter().any(|&c| s.contains(c)) {
+        return true;
+    }
+    // camelCase starting with a lower-case letter: useEffect, getUserById (also iPhone, macOS).
+    let v: Vec<char> = s.chars().collect();
+    if v.first().is_some_and(|c| c.is_lowercase()) && v.windows(2).any(|w| w[0].is_lowercase() && w[1].is_uppercase()) {
+        return true;
+    }
+    // Dotted names: os.path.join, main.rs (not abbreviations like e.g).
+    if !is_abbreviation(s) && v.windows(3).any(|w| w[0].is_alphanumeric() && w[1] == '.' && w[2].is_alphabetic()) {
+        return true;
+    }
+    false
+}
+
+/// One whitespace-separated chunk, outer punctuation already trimmed.
+fn push_chunk(core: &str, lit: Lit, start: bool, out: &mut Vec<Token>) {
+    let lower = core.to_lowercase();
+    if !core.chars().any(char::is_alphanumeric) {
+        out.push(Token::new(core, lower, Kind::Symbol, start, lit));
+        return;
+    }
+    // Languages whose names carry symbols, maybe with a version: C++20, C#, .NET, Node.js.
+    for prefix in ["c++", "c#", "f#", ".net"] {
+        if let Some(rest) = lower.strip_prefix(prefix) {
+            if rest.chars().all(|c| c.is_ascii_digit() || c == '.') {
+                out.push(Token::new(&core[..prefix.len()], prefix.to_string(), Kind::Word, start, lit));
+                if !rest.is_empty() {
+                    out.push(Token::new(rest, rest.to_string(), Kind::Number, false, lit));
+                }
+                return;
+            }
+        }
+    }
+    if lower.ends_with(".js") && lower.len() > 3 && lower[..lower.len() - 3].chars().all(char::is_alphabetic) {
+        out.push(Token::new(core, lower, Kind::Word, start, lit));
+        return;
+    }
+    if starts_number(core) {
+        push_number(core, lit, start, out);
+        return;
+    }
+    if is_code_like(core) {
+        out.push(Token::new(core, lower, Kind::Code, start, lit));
+        return;
+    }
+    if is_abbreviation(core) {
+        let joined: String = core.chars().filter(|c| *c != '.').collect();
+        out.push(Token::word(&joined, start, lit));
+        return;
+    }
+    if lexicon().unit.contains_key(lower.as_str()) {
+        // km/h, m/s: a unit, not two words.
+        out.push(Token::new(core, lower, Kind::Word, start, lit));
+        return;
+    }
+    if core.contains('-') || core.contains('/') || core.contains('.') {
+        // pour-over, two-factor, non-refundable, and/or: each part is a word.
+        let mut first = true;
+        for part in core.split(['-', '/', '.']).filter(|p| !p.is_empty()) {
+            push_chunk(part, lit, start && first, out);
+            first = false;
+        }
+        return;
+    }
+    if core.contains('\'') || core.contains('’') {
+        push_contraction(core, lit, start, out);
+        return;
+    }
+    push_word(core, lit, start, out);
+}
+
+/// "don't" → "do" + "not"; "Apple's" → "Apple"; "I'm" → "I".
+fn push_contraction(core: &str, lit: Lit, start: bool, out: &mut Vec<Token>) {
+    let normalized = core.replace('’', "'");
+    let lower = normalized.to_lowercase();
+    if let Some(base) = lower.strip_suffix("n't") {
+        let base = match base {
+            "ca" => "can",
+            "wo" => "will",
+            "sha" => "shall",
+            "ai" => "is",
+            other => other,
+        };
+        let raw_base = &normalized[..base.len().min(normalized.len())];
+        out.push(Token::new(raw_base, base.to_string(), Kind::Word, start, lit));
+        out.push(Token::new("n't", "not".to_string(), Kind::Word, false, lit));
+        return;
+    }
+    if let Some(pos) = normalized.find('\'') {
+        let suffix = &lower[pos + 1..];
+        if ["s", "re", "ve", "ll", "d", "m", "t", ""].contains(&suffix) {
+            push_word(&normalized[..pos], lit, start, out);
+            return;
+        }
+    }
+    let joined: String = normalized.chars().filter(|c| *c != '\'').collect();
+    push_word(&joined, lit, start, out);
+}
+
+/// A plain word; "python3" and "v2" become a word and a number.
+fn push_word(core: &str, lit: Lit, start: bool, out: &mut Vec<Token>) {
+    if core.is_empty() {
+        return;
+    }
+    if let Some(split) = core.find(|c: char| c.is_ascii_digit()) {
+        let (letters, digits) = core.split_at(split);
+        let lower = letters.to_lowercase();
+        let lex = lexicon();
+        if !letters.is_empty()
+            && letters.chars().all(char::is_alphabetic)
+            && digits.chars().all(|c| c.is_ascii_digit() || c == '.')
+            && (lex.versioned.contains(lower.as_str()) || lex.language.contains_key(lower.as_str()))
+        {
+            out.push(Token::new(letters, lower, Kind::Word, start, lit));
+            out.push(Token::new(digits, digits.to_string(), Kind::Number, false, lit));
+            return;
+        }
+    }
+    if lower_is("cannot", core) {
+        out.push(Token::new(core, "can".to_string(), Kind::Word, start, lit));
+        out.push(Token::new(core, "not".to_string(), Kind::Word, false, lit));
+        return;
+    }
+    out.push(Token::word(core, start, lit));
+}
+
+fn lower_is(word: &str, raw: &str) -> bool {
+    raw.eq_ignore_ascii_case(word)
+}
+
+/// A chunk that starts like a number: "$1,000", "3.12", "1/3", "5km", "1920s", "401(k)", "50%".
+fn push_number(core: &str, lit: Lit, start: bool, out: &mut Vec<Token>) {
+    let lex = lexicon();
+    let mut rest = core;
+    let mut currency = None;
+    if let Some(c) = rest.chars().next() {
+        if "$€£¥".contains(c) {
+            currency = lex.unit.get(&core[..c.len_utf8()]).copied();
+            rest = &rest[c.len_utf8()..];
+        }
+    }
+    let mut value = String::new();
+    if let Some(r) = rest.strip_prefix('-') {
+        value.push('-');
+        rest = r;
+    } else if let Some(r) = rest.strip_prefix('+') {
+        rest = r;
+    }
+    // Digits, with separators only when a digit follows them (1,000  3.12  1/3  3:30  2024-03-01).
+    let bytes = rest.as_bytes();
+    let mut end = 0;
+    while end < bytes.len() {
+        let b = bytes[end];
+        if b.is_ascii_digit()
+            || (b",.:/-".contains(&b) && bytes.get(end + 1).is_some_and(u8::is_ascii_digit))
+        {
+            end += 1;
+        } else {
+            break;
+        }
+    }
+    let digits = &rest[..end];
+    let suffix = &rest[end..];
+    // Thousands separators go; any other comma is kept (it then only has to match itself).
+    let is_grouped = digits.contains(',')
+        && digits.split(',').enumerate().all(|(i, g)| {
+            let g = g.split('.').next().unwrap_or(g);
+            if i == 0 {
+                (1..=3).contains(&g.len())
+            } else {
+                g.len() == 3
+            }
+        });
+    if is_grouped {
+        value.extend(digits.chars().filter(|&c| c != ','));
+    } else {
+        value.push_str(digits);
+    }
+    let suffix_low = suffix.to_lowercase().replace(['(', ')'], "");
+    let mut unit_after: Option<String> = currency.map(str::to_string);
+    let mut words_after: Vec<&str> = Vec::new();
+    match suffix_low.as_str() {
+        "" | "st" | "nd" | "rd" | "th" | "x" | "°" => {}
+        // Decades: 1920s, 90s.
+        "s" | "'s" => value.push('s'),
+        // Magnitudes stay part of the value: 10k, 4K, 401(k), $5m.
+        "k" | "m" | "b" | "bn" if currency.is_some() || suffix_low == "k" => value.push_str(&suffix_low),
+        s if s.starts_with('-') => words_after = suffix.split('-').filter(|p| !p.is_empty()).collect(),
+        s => {
+            if lex.unit.contains_key(s) || lex.letter_unit.contains_key(s) {
+                unit_after = Some(s.to_string());
+            } else if let Some(unit) = s.strip_prefix('°') {
+                unit_after = Some(format!("°{unit}"));
+            } else {
+                value.push_str(s);
+            }
+        }
+    }
+    out.push(Token::new(core, value, Kind::Number, start, lit));
+    if let Some(unit) = unit_after {
+        out.push(Token::new(&unit, unit.clone(), Kind::Word, false, lit));
+    }
+    for word in words_after {
+        push_chunk(word, lit, false, out);
+    }
+}
+
+/// Turns runs of number words into numbers: "twenty five" → 25, "a dozen" → 12, "one third" →
+/// 1 and 3 (so that it differs from "one fifth"), "half" → 0.5.
+fn merge_number_words(tokens: Vec<Token>) -> Vec<Token> {
+    let lex = lexicon();
+    let mut out: Vec<Token> = Vec::with_capacity(tokens.len());
+    let mut run: Option<(u64, u64, Vec<String>, bool, Lit)> = None; // (total, current, words, start, lit)
+    let flush = |run: &mut Option<(u64, u64, Vec<String>, bool, Lit)>, out: &mut Vec<Token>| {
+        if let Some((total, current, words, start, lit)) = run.take() {
+            let raw = words.join(" ");
+            out.push(Token::new(&raw, (total + current).to_string(), Kind::Number, start, lit));
+        }
+    };
+    for (i, token) in tokens.iter().enumerate() {
+        if token.kind != Kind::Word || token.lit == Lit::Backtick {
+            flush(&mut run, &mut out);
+            out.push(token.clone());
+            continue;
+        }
+        let low = token.low.as_str();
+        let ordinal_second = low == "second"
+            && i > 0
+            && ["the", "my", "your", "his", "her", "their", "our"].contains(&tokens[i - 1].low.as_str());
+        if low == "half" {
+            flush(&mut run, &mut out);
+            out.push(Token::new(&token.raw, "0.5".to_string(), Kind::Number, token.start, token.lit));
+            continue;
+        }
+        let is_ordinal = ordinal_second
+            || (low.ends_with("th") || ["first", "third", "once", "twice", "thrice", "single", "double", "triple", "sixes", "fives"].contains(&low))
+                && lex.number_word.contains_key(low);
+        if is_ordinal {
+            flush(&mut run, &mut out);
+            let value = if ordinal_second { 2 } else { lex.number_word.get(low).copied().unwrap_or(0) };
+            out.push(Token::new(&token.raw, value.to_string(), Kind::Number, token.start, token.lit));
+            continue;
+        }
+        if let Some(&v) = lex.number_word.get(low) {
+            match &mut run {
+                Some((_, current, words, _, _)) if *current % 100 == 0 && *current > 0 && v < 100 => {
+                    *current += v;
+                    words.push(token.raw.clone());
+                }
+                Some((_, current, words, _, _)) if *current % 10 == 0 && *current % 100 >= 20 && v < 10 => {
+                    *current += v;
+                    words.push(token.raw.clone());
+                }
+                _ => {
+                    flush(&mut run, &mut out);
+                    run = Some((0, v, vec![token.raw.clone()], token.start, token.lit));
+                }
+            }
+            continue;
+        }
+        if let Some(&scale) = lex.number_scale.get(low) {
+            let entry = run.get_or_insert((0, 0, Vec::new(), token.start, token.lit));
+            entry.1 = entry.1.max(1) * scale;
+            if scale >= 1000 {
+                entry.0 += entry.1;
+                entry.1 = 0;
+            }
+            entry.2.push(token.raw.clone());
+            continue;
+        }
+        // "one hundred and twenty": "and" inside a run of number words.
+        if low == "and"
+            && run.is_some()
+            && tokens.get(i + 1).is_some_and(|t| lex.number_word.contains_key(t.low.as_str()))
+        {
+            continue;
+        }
+        flush(&mut run, &mut out);
+        out.push(token.clone());
+    }
+    flush(&mut run, &mut out);
+    out
+}
