@@ -60,7 +60,9 @@ fn parse_args() -> Result<Args, String> {
             "--dim" => a.dim = value()?.parse().map_err(|e| format!("--dim: {e}"))?,
             "--epochs" => a.epochs = value()?.parse().map_err(|e| format!("--epochs: {e}"))?,
             "--max-sentences" => {
-                a.max_sentences = value()?.parse().map_err(|e| format!("--max-sentences: {e}"))?
+                a.max_sentences = value()?
+                    .parse()
+                    .map_err(|e| format!("--max-sentences: {e}"))?
             }
             "-h" | "--help" => {
                 println!(
@@ -122,7 +124,12 @@ fn run() -> Result<(), String> {
     let generated = sentences.len();
     for path in &args.corpus {
         let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        sentences.extend(text.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from));
+        sentences.extend(
+            text.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(String::from),
+        );
     }
     let mut seen = HashSet::new();
     sentences.retain(|s| seen.insert(s.to_lowercase()));
@@ -149,7 +156,12 @@ fn run() -> Result<(), String> {
             pieces[i] = st.ids[1..st.ids.len().saturating_sub(1)].to_vec();
         }
         if b % 200 == 0 {
-            println!("  teacher: {}/{} sentences, {:.0?}", b * 32, sentences.len(), t.elapsed());
+            println!(
+                "  teacher: {}/{} sentences, {:.0?}",
+                b * 32,
+                sentences.len(),
+                t.elapsed()
+            );
         }
     }
     // Check that our tokenizer agrees with the teacher's on this corpus (it feeds the table).
@@ -163,7 +175,10 @@ fn run() -> Result<(), String> {
             &ours != *p
         })
         .count();
-    println!("teacher pass {:.0?}; tokenizer disagreements: {disagree}", t.elapsed());
+    println!(
+        "teacher pass {:.0?}; tokenizer disagreements: {disagree}",
+        t.elapsed()
+    );
 
     let held = (sentences.len() / 20).max(1);
     let train_n = sentences.len() - held;
@@ -193,9 +208,14 @@ fn run() -> Result<(), String> {
     report("start table", &start, &zero_bias);
 
     // 4. Fit.
-    let (table, bias) = fit(&start, &pieces[..train_n], &targets[..train_n * D], args.epochs, &mut rng, |e, tb, b| {
-        report(&format!("epoch {e}"), tb, b)
-    });
+    let (table, bias) = fit(
+        &start,
+        &pieces[..train_n],
+        &targets[..train_n * D],
+        args.epochs,
+        &mut rng,
+        |e, tb, b| report(&format!("epoch {e}"), tb, b),
+    );
 
     // 5. PCA on the teacher's (training) sentence vectors, uncentered: cosines depend on the
     // directions that carry most of the vectors' energy, including their common mean.
@@ -216,10 +236,20 @@ fn run() -> Result<(), String> {
 
     // 6. Quantize, write, evaluate through the real embedder.
     let name = format!("static-minilm-{}", args.dim);
-    let student = StaticEmbedder::from_table(&name, wp.tokens().to_vec(), &reduced, reduced_bias, minilm::MAX_TOKENS)?;
+    let student = StaticEmbedder::from_table(
+        &name,
+        wp.tokens().to_vec(),
+        &reduced,
+        reduced_bias,
+        minilm::MAX_TOKENS,
+    )?;
     student.save(&args.out)?;
     let reloaded = StaticEmbedder::load(&args.out)?;
-    println!("wrote {} ({} bytes)", args.out.display(), std::fs::metadata(&args.out).map_or(0, |m| m.len()));
+    println!(
+        "wrote {} ({} bytes)",
+        args.out.display(),
+        std::fs::metadata(&args.out).map_or(0, |m| m.len())
+    );
 
     let held_texts: Vec<&str> = eval_idx.iter().map(|&i| sentences[i].as_str()).collect();
     evaluate(&teacher, &reloaded, &held_texts)?;
@@ -323,7 +353,10 @@ fn student_vec(table: &[f32], bias: &[f32], ids: &[u32]) -> Vec<f32> {
     let mut p = bias.to_vec();
     let inv = 1.0 / ids.len().max(1) as f32;
     for &id in ids {
-        for (a, r) in p.iter_mut().zip(&table[id as usize * D..(id as usize + 1) * D]) {
+        for (a, r) in p
+            .iter_mut()
+            .zip(&table[id as usize * D..(id as usize + 1) * D])
+        {
             *a += r * inv;
         }
     }
@@ -343,10 +376,18 @@ fn heldout_agreement(
     targets: &[f32],
     idx: &[usize],
 ) -> (f64, f64, f64) {
-    let stud: Vec<Vec<f32>> = idx.iter().map(|&i| student_vec(table, bias, &pieces[i])).collect();
+    let stud: Vec<Vec<f32>> = idx
+        .iter()
+        .map(|&i| student_vec(table, bias, &pieces[i]))
+        .collect();
     let teach: Vec<&[f32]> = idx.iter().map(|&i| &targets[i * D..(i + 1) * D]).collect();
     let (t_cos, s_cos) = pair_cosines(&teach, &stud);
-    let self_cos = stud.iter().zip(&teach).map(|(s, t)| cosine(s, t) as f64).sum::<f64>() / idx.len().max(1) as f64;
+    let self_cos = stud
+        .iter()
+        .zip(&teach)
+        .map(|(s, t)| cosine(s, t) as f64)
+        .sum::<f64>()
+        / idx.len().max(1) as f64;
     (pearson(&t_cos, &s_cos), spearman(&t_cos, &s_cos), self_cos)
 }
 
@@ -418,7 +459,10 @@ fn top_eigenvectors(rows: &[f32], k: usize) -> Vec<f32> {
         vecs[i * n + i] = 1.0;
     }
     for _sweep in 0..30 {
-        let off: f64 = (0..n).flat_map(|i| (0..n).filter(move |&j| j != i).map(move |j| (i, j))).map(|(i, j)| a[i * n + j].powi(2)).sum();
+        let off: f64 = (0..n)
+            .flat_map(|i| (0..n).filter(move |&j| j != i).map(move |j| (i, j)))
+            .map(|(i, j)| a[i * n + j].powi(2))
+            .sum();
         if off < 1e-18 {
             break;
         }
@@ -458,7 +502,10 @@ fn top_eigenvectors(rows: &[f32], k: usize) -> Vec<f32> {
     order.sort_by(|&i, &j| a[j * n + j].total_cmp(&a[i * n + i]));
     let total: f64 = (0..n).map(|i| a[i * n + i]).sum();
     let kept: f64 = order.iter().take(k).map(|&i| a[i * n + i]).sum();
-    println!("pca keeps {:.2}% of the energy", 100.0 * kept / total.max(1e-12));
+    println!(
+        "pca keeps {:.2}% of the energy",
+        100.0 * kept / total.max(1e-12)
+    );
     let mut out = Vec::with_capacity(k * n);
     for &col in order.iter().take(k) {
         out.extend((0..n).map(|r| vecs[r * n + col] as f32));
@@ -468,36 +515,144 @@ fn top_eigenvectors(rows: &[f32], k: usize) -> Vec<f32> {
 
 /// Hand-written prompt pairs: paraphrases, near-misses (one detail changed) and unrelated.
 const PAIRS: &[(&str, &str, &str)] = &[
-    ("para", "How do I reset my password?", "What are the steps to change my password?"),
-    ("para", "What is the capital of France?", "Which city is the capital of France?"),
-    ("para", "Tell me a joke about cats", "Say something funny about cats"),
-    ("para", "How long should I boil an egg?", "For how many minutes do you boil an egg?"),
-    ("para", "Write a Python function that reverses a string", "Python code to reverse a string"),
-    ("para", "What are the symptoms of the flu?", "How can I tell if I have influenza?"),
-    ("para", "Summarize the plot of Hamlet", "Give me a short summary of Hamlet's story"),
-    ("para", "How do I center a div in CSS?", "CSS: how to center a div element"),
-    ("para", "What's the weather like in Paris in April?", "How is the weather in Paris during April?"),
+    (
+        "para",
+        "How do I reset my password?",
+        "What are the steps to change my password?",
+    ),
+    (
+        "para",
+        "What is the capital of France?",
+        "Which city is the capital of France?",
+    ),
+    (
+        "para",
+        "Tell me a joke about cats",
+        "Say something funny about cats",
+    ),
+    (
+        "para",
+        "How long should I boil an egg?",
+        "For how many minutes do you boil an egg?",
+    ),
+    (
+        "para",
+        "Write a Python function that reverses a string",
+        "Python code to reverse a string",
+    ),
+    (
+        "para",
+        "What are the symptoms of the flu?",
+        "How can I tell if I have influenza?",
+    ),
+    (
+        "para",
+        "Summarize the plot of Hamlet",
+        "Give me a short summary of Hamlet's story",
+    ),
+    (
+        "para",
+        "How do I center a div in CSS?",
+        "CSS: how to center a div element",
+    ),
+    (
+        "para",
+        "What's the weather like in Paris in April?",
+        "How is the weather in Paris during April?",
+    ),
     ("para", "Explain how vaccines work", "How do vaccines work?"),
-    ("para", "Translate 'good morning' to Spanish", "How do you say good morning in Spanish?"),
-    ("para", "What is the difference between TCP and UDP?", "TCP vs UDP: what are the differences?"),
-    ("near", "What is the capital of Australia?", "What is the capital of Austria?"),
+    (
+        "para",
+        "Translate 'good morning' to Spanish",
+        "How do you say good morning in Spanish?",
+    ),
+    (
+        "para",
+        "What is the difference between TCP and UDP?",
+        "TCP vs UDP: what are the differences?",
+    ),
+    (
+        "near",
+        "What is the capital of Australia?",
+        "What is the capital of Austria?",
+    ),
     ("near", "Convert 5 miles to km", "Convert 5 km to miles"),
-    ("near", "Can I get a refund within 30 days?", "Can I get a refund after 30 days?"),
-    ("near", "How do I install Python 3.12 on Ubuntu?", "How do I install Python 2.7 on Ubuntu?"),
-    ("near", "Is it safe to eat raw chicken?", "Is it safe to eat raw salmon?"),
-    ("near", "Write a poem about the sea", "Write a poem about the desert"),
-    ("near", "Translate 'thank you' into French", "Translate 'thank you' into German"),
+    (
+        "near",
+        "Can I get a refund within 30 days?",
+        "Can I get a refund after 30 days?",
+    ),
+    (
+        "near",
+        "How do I install Python 3.12 on Ubuntu?",
+        "How do I install Python 2.7 on Ubuntu?",
+    ),
+    (
+        "near",
+        "Is it safe to eat raw chicken?",
+        "Is it safe to eat raw salmon?",
+    ),
+    (
+        "near",
+        "Write a poem about the sea",
+        "Write a poem about the desert",
+    ),
+    (
+        "near",
+        "Translate 'thank you' into French",
+        "Translate 'thank you' into German",
+    ),
     ("near", "What happened in 1914?", "What happened in 1945?"),
-    ("near", "How do I sort a list in Python?", "How do I sort a list in Java?"),
-    ("near", "Why is the sky blue?", "Why is the sky not blue at night?"),
-    ("unrel", "How do I reset my password?", "What is the boiling point of water?"),
-    ("unrel", "Tell me a joke about cats", "Explain how a diesel engine works"),
-    ("unrel", "What is the capital of France?", "How many legs does a spider have?"),
-    ("unrel", "Write a Python function that reverses a string", "Best hiking trails in Colorado"),
-    ("unrel", "Summarize the plot of Hamlet", "How do I fix a leaking faucet?"),
-    ("unrel", "What are the symptoms of the flu?", "Recommend a good science fiction novel"),
-    ("unrel", "Explain quantum entanglement simply", "What should I cook for dinner tonight?"),
-    ("unrel", "How do I center a div in CSS?", "What's the population of Japan?"),
+    (
+        "near",
+        "How do I sort a list in Python?",
+        "How do I sort a list in Java?",
+    ),
+    (
+        "near",
+        "Why is the sky blue?",
+        "Why is the sky not blue at night?",
+    ),
+    (
+        "unrel",
+        "How do I reset my password?",
+        "What is the boiling point of water?",
+    ),
+    (
+        "unrel",
+        "Tell me a joke about cats",
+        "Explain how a diesel engine works",
+    ),
+    (
+        "unrel",
+        "What is the capital of France?",
+        "How many legs does a spider have?",
+    ),
+    (
+        "unrel",
+        "Write a Python function that reverses a string",
+        "Best hiking trails in Colorado",
+    ),
+    (
+        "unrel",
+        "Summarize the plot of Hamlet",
+        "How do I fix a leaking faucet?",
+    ),
+    (
+        "unrel",
+        "What are the symptoms of the flu?",
+        "Recommend a good science fiction novel",
+    ),
+    (
+        "unrel",
+        "Explain quantum entanglement simply",
+        "What should I cook for dinner tonight?",
+    ),
+    (
+        "unrel",
+        "How do I center a div in CSS?",
+        "What's the population of Japan?",
+    ),
 ];
 
 fn evaluate(teacher: &MiniLm, student: &StaticEmbedder, held: &[&str]) -> Result<(), String> {
@@ -536,9 +691,17 @@ fn evaluate(teacher: &MiniLm, student: &StaticEmbedder, held: &[&str]) -> Result
             ss += s;
             n += 1;
         }
-        println!("  {kind:5}: mean cosine teacher {:.3} student {:.3} ({n} pairs)", st / n as f64, ss / n as f64);
+        println!(
+            "  {kind:5}: mean cosine teacher {:.3} student {:.3} ({n} pairs)",
+            st / n as f64,
+            ss / n as f64
+        );
     }
-    println!("final, hand-written pairs: pearson {:.3} spearman {:.3}", pearson(&tc, &sc), spearman(&tc, &sc));
+    println!(
+        "final, hand-written pairs: pearson {:.3} spearman {:.3}",
+        pearson(&tc, &sc),
+        spearman(&tc, &sc)
+    );
 
     // Speed on a ~20-word prompt.
     let prompt = "Could you explain in simple terms how a refund request works if I bought the item online twenty days ago?";
@@ -554,30 +717,318 @@ fn evaluate(teacher: &MiniLm, student: &StaticEmbedder, held: &[&str]) -> Result
         std::hint::black_box(teacher.embed(std::hint::black_box(prompt))?);
     }
     let t_us = t.elapsed().as_secs_f64() * 1e6 / n as f64;
-    println!("embed a {}-word prompt: static {s_us:.1} µs, MiniLM {t_us:.0} µs (mean)", prompt.split_whitespace().count());
+    println!(
+        "embed a {}-word prompt: static {s_us:.1} µs, MiniLM {t_us:.0} µs (mean)",
+        prompt.split_whitespace().count()
+    );
     Ok(())
 }
 
 /// Prompts of the kinds a gateway sees, from templates and fillers written for this purpose.
 fn generated_prompts(rng: &mut Rng) -> Vec<String> {
-    const COUNTRIES: &[&str] = &["France", "Germany", "Japan", "Brazil", "Canada", "Australia", "Austria", "India", "Mexico", "Italy", "Spain", "Egypt", "Kenya", "Norway", "Sweden", "Chile", "Peru", "Vietnam", "Thailand", "Poland", "Greece", "Turkey", "Nigeria", "Argentina", "Ireland", "Portugal", "Indonesia", "South Korea", "New Zealand", "Morocco"];
-    const CITIES: &[&str] = &["Paris", "Berlin", "Tokyo", "London", "New York", "Sydney", "Toronto", "Rome", "Madrid", "Cairo", "Nairobi", "Oslo", "Lima", "Bangkok", "Seoul", "Dublin", "Lisbon", "Istanbul", "Mumbai", "Chicago", "Vienna", "Prague", "Amsterdam", "Buenos Aires", "Singapore"];
-    const LANGS: &[&str] = &["Spanish", "French", "German", "Italian", "Japanese", "Chinese", "Portuguese", "Russian", "Arabic", "Korean", "Dutch", "Hindi", "Turkish", "Polish", "Greek", "Swedish"];
-    const PHRASES: &[&str] = &["good morning", "thank you", "where is the train station", "I am hungry", "how much does this cost", "nice to meet you", "I love you", "see you tomorrow", "excuse me", "happy birthday", "the meeting is cancelled", "please send the invoice"];
-    const PL: &[&str] = &["Python", "Rust", "JavaScript", "TypeScript", "Go", "Java", "C++", "C#", "Ruby", "PHP", "Kotlin", "Swift", "SQL", "Bash", "Haskell", "Scala"];
-    const CODE_TASKS: &[&str] = &["reverse a string", "sort a list of numbers", "read a file line by line", "parse JSON", "make an HTTP request", "remove duplicates from a list", "check if a number is prime", "merge two dictionaries", "find the largest element in an array", "convert a string to an integer", "write a unit test", "handle errors", "create a class", "iterate over a map", "connect to a database", "split a string by commas", "compute a factorial recursively", "format a date", "generate a random number", "run tasks concurrently", "implement a binary search", "count word frequencies in a text", "validate an email address", "flatten a nested list"];
-    const TOPICS: &[&str] = &["photosynthesis", "black holes", "the French Revolution", "inflation", "machine learning", "climate change", "the stock market", "vaccines", "quantum computing", "the immune system", "blockchain", "plate tectonics", "the Roman Empire", "supply and demand", "neural networks", "the water cycle", "compound interest", "DNA replication", "the theory of relativity", "the Cold War", "renewable energy", "the human heart", "volcanoes", "the printing press", "electric cars", "sleep", "meditation", "the Industrial Revolution", "antibiotics", "gravity"];
-    const AUDIENCES: &[&str] = &["a five-year-old", "a beginner", "a high school student", "an expert", "my grandmother", "a software engineer", "a busy manager"];
-    const FOODS: &[&str] = &["pasta", "rice", "an egg", "chicken breast", "salmon", "potatoes", "broccoli", "a steak", "quinoa", "lentils", "tofu", "pancakes", "bread", "a cake", "soup"];
-    const UNITS: &[(&str, &str)] = &[("miles", "kilometers"), ("kilograms", "pounds"), ("Celsius", "Fahrenheit"), ("liters", "gallons"), ("inches", "centimeters"), ("feet", "meters"), ("ounces", "grams"), ("hours", "minutes"), ("dollars", "euros"), ("megabytes", "gigabytes")];
-    const THEMES: &[&str] = &["the sea", "autumn", "friendship", "a lost cat", "the city at night", "coffee", "the mountains", "first love", "rain", "a robot", "the desert", "winter", "time", "the moon", "a small village"];
-    const FORMS: &[&str] = &["a poem", "a haiku", "a short story", "a limerick", "a song", "a tweet", "a product description", "a blog post intro", "a motivational quote"];
-    const SUPPORT: &[&str] = &["reset my password", "cancel my subscription", "change my email address", "get a refund", "update my billing information", "delete my account", "track my order", "contact customer support", "upgrade my plan", "enable two-factor authentication", "download my invoice", "change the delivery address"];
-    const HEALTH: &[&str] = &["the flu", "a migraine", "diabetes", "high blood pressure", "a cold", "anxiety", "back pain", "insomnia", "allergies", "a sprained ankle"];
-    const ASK: &[&str] = &["What is", "Explain", "Tell me about", "Can you explain", "Give me an overview of", "Describe", "I want to understand", "Help me understand", "What do you know about", "Summarize"];
-    const HOW: &[&str] = &["How do I", "How can I", "What's the best way to", "Show me how to", "What is the easiest way to", "Can you tell me how to", "Steps to", "I need to", "Help me"];
-    const TONES: &[&str] = &["formal", "casual", "friendly", "professional", "funny", "polite", "short"];
-    const DOCS: &[&str] = &["an email to my boss asking for a day off", "a cover letter for a data analyst job", "a complaint to my landlord about the heating", "a thank-you note to a colleague", "a LinkedIn summary", "an apology to a customer for a late delivery", "a meeting agenda", "a resignation letter", "a birthday message for my sister", "a reminder about an unpaid invoice"];
+    const COUNTRIES: &[&str] = &[
+        "France",
+        "Germany",
+        "Japan",
+        "Brazil",
+        "Canada",
+        "Australia",
+        "Austria",
+        "India",
+        "Mexico",
+        "Italy",
+        "Spain",
+        "Egypt",
+        "Kenya",
+        "Norway",
+        "Sweden",
+        "Chile",
+        "Peru",
+        "Vietnam",
+        "Thailand",
+        "Poland",
+        "Greece",
+        "Turkey",
+        "Nigeria",
+        "Argentina",
+        "Ireland",
+        "Portugal",
+        "Indonesia",
+        "South Korea",
+        "New Zealand",
+        "Morocco",
+    ];
+    const CITIES: &[&str] = &[
+        "Paris",
+        "Berlin",
+        "Tokyo",
+        "London",
+        "New York",
+        "Sydney",
+        "Toronto",
+        "Rome",
+        "Madrid",
+        "Cairo",
+        "Nairobi",
+        "Oslo",
+        "Lima",
+        "Bangkok",
+        "Seoul",
+        "Dublin",
+        "Lisbon",
+        "Istanbul",
+        "Mumbai",
+        "Chicago",
+        "Vienna",
+        "Prague",
+        "Amsterdam",
+        "Buenos Aires",
+        "Singapore",
+    ];
+    const LANGS: &[&str] = &[
+        "Spanish",
+        "French",
+        "German",
+        "Italian",
+        "Japanese",
+        "Chinese",
+        "Portuguese",
+        "Russian",
+        "Arabic",
+        "Korean",
+        "Dutch",
+        "Hindi",
+        "Turkish",
+        "Polish",
+        "Greek",
+        "Swedish",
+    ];
+    const PHRASES: &[&str] = &[
+        "good morning",
+        "thank you",
+        "where is the train station",
+        "I am hungry",
+        "how much does this cost",
+        "nice to meet you",
+        "I love you",
+        "see you tomorrow",
+        "excuse me",
+        "happy birthday",
+        "the meeting is cancelled",
+        "please send the invoice",
+    ];
+    const PL: &[&str] = &[
+        "Python",
+        "Rust",
+        "JavaScript",
+        "TypeScript",
+        "Go",
+        "Java",
+        "C++",
+        "C#",
+        "Ruby",
+        "PHP",
+        "Kotlin",
+        "Swift",
+        "SQL",
+        "Bash",
+        "Haskell",
+        "Scala",
+    ];
+    const CODE_TASKS: &[&str] = &[
+        "reverse a string",
+        "sort a list of numbers",
+        "read a file line by line",
+        "parse JSON",
+        "make an HTTP request",
+        "remove duplicates from a list",
+        "check if a number is prime",
+        "merge two dictionaries",
+        "find the largest element in an array",
+        "convert a string to an integer",
+        "write a unit test",
+        "handle errors",
+        "create a class",
+        "iterate over a map",
+        "connect to a database",
+        "split a string by commas",
+        "compute a factorial recursively",
+        "format a date",
+        "generate a random number",
+        "run tasks concurrently",
+        "implement a binary search",
+        "count word frequencies in a text",
+        "validate an email address",
+        "flatten a nested list",
+    ];
+    const TOPICS: &[&str] = &[
+        "photosynthesis",
+        "black holes",
+        "the French Revolution",
+        "inflation",
+        "machine learning",
+        "climate change",
+        "the stock market",
+        "vaccines",
+        "quantum computing",
+        "the immune system",
+        "blockchain",
+        "plate tectonics",
+        "the Roman Empire",
+        "supply and demand",
+        "neural networks",
+        "the water cycle",
+        "compound interest",
+        "DNA replication",
+        "the theory of relativity",
+        "the Cold War",
+        "renewable energy",
+        "the human heart",
+        "volcanoes",
+        "the printing press",
+        "electric cars",
+        "sleep",
+        "meditation",
+        "the Industrial Revolution",
+        "antibiotics",
+        "gravity",
+    ];
+    const AUDIENCES: &[&str] = &[
+        "a five-year-old",
+        "a beginner",
+        "a high school student",
+        "an expert",
+        "my grandmother",
+        "a software engineer",
+        "a busy manager",
+    ];
+    const FOODS: &[&str] = &[
+        "pasta",
+        "rice",
+        "an egg",
+        "chicken breast",
+        "salmon",
+        "potatoes",
+        "broccoli",
+        "a steak",
+        "quinoa",
+        "lentils",
+        "tofu",
+        "pancakes",
+        "bread",
+        "a cake",
+        "soup",
+    ];
+    const UNITS: &[(&str, &str)] = &[
+        ("miles", "kilometers"),
+        ("kilograms", "pounds"),
+        ("Celsius", "Fahrenheit"),
+        ("liters", "gallons"),
+        ("inches", "centimeters"),
+        ("feet", "meters"),
+        ("ounces", "grams"),
+        ("hours", "minutes"),
+        ("dollars", "euros"),
+        ("megabytes", "gigabytes"),
+    ];
+    const THEMES: &[&str] = &[
+        "the sea",
+        "autumn",
+        "friendship",
+        "a lost cat",
+        "the city at night",
+        "coffee",
+        "the mountains",
+        "first love",
+        "rain",
+        "a robot",
+        "the desert",
+        "winter",
+        "time",
+        "the moon",
+        "a small village",
+    ];
+    const FORMS: &[&str] = &[
+        "a poem",
+        "a haiku",
+        "a short story",
+        "a limerick",
+        "a song",
+        "a tweet",
+        "a product description",
+        "a blog post intro",
+        "a motivational quote",
+    ];
+    const SUPPORT: &[&str] = &[
+        "reset my password",
+        "cancel my subscription",
+        "change my email address",
+        "get a refund",
+        "update my billing information",
+        "delete my account",
+        "track my order",
+        "contact customer support",
+        "upgrade my plan",
+        "enable two-factor authentication",
+        "download my invoice",
+        "change the delivery address",
+    ];
+    const HEALTH: &[&str] = &[
+        "the flu",
+        "a migraine",
+        "diabetes",
+        "high blood pressure",
+        "a cold",
+        "anxiety",
+        "back pain",
+        "insomnia",
+        "allergies",
+        "a sprained ankle",
+    ];
+    const ASK: &[&str] = &[
+        "What is",
+        "Explain",
+        "Tell me about",
+        "Can you explain",
+        "Give me an overview of",
+        "Describe",
+        "I want to understand",
+        "Help me understand",
+        "What do you know about",
+        "Summarize",
+    ];
+    const HOW: &[&str] = &[
+        "How do I",
+        "How can I",
+        "What's the best way to",
+        "Show me how to",
+        "What is the easiest way to",
+        "Can you tell me how to",
+        "Steps to",
+        "I need to",
+        "Help me",
+    ];
+    const TONES: &[&str] = &[
+        "formal",
+        "casual",
+        "friendly",
+        "professional",
+        "funny",
+        "polite",
+        "short",
+    ];
+    const DOCS: &[&str] = &[
+        "an email to my boss asking for a day off",
+        "a cover letter for a data analyst job",
+        "a complaint to my landlord about the heating",
+        "a thank-you note to a colleague",
+        "a LinkedIn summary",
+        "an apology to a customer for a late delivery",
+        "a meeting agenda",
+        "a resignation letter",
+        "a birthday message for my sister",
+        "a reminder about an unpaid invoice",
+    ];
 
     let mut out = Vec::new();
     let mut add = |s: String| out.push(s);
@@ -590,7 +1041,12 @@ fn generated_prompts(rng: &mut Rng) -> Vec<String> {
             2 => add(format!("What is the population of {city}?")),
             3 => add(format!("What are the best things to do in {city}?")),
             4 => add(format!("Plan a {}-day trip to {city}", 2 + rng.below(8))),
-            5 => add(format!("What is the weather like in {city} in {}?", rng.pick(&["January", "April", "July", "October", "December", "spring", "summer", "winter"]))),
+            5 => add(format!(
+                "What is the weather like in {city} in {}?",
+                rng.pick(&[
+                    "January", "April", "July", "October", "December", "spring", "summer", "winter"
+                ])
+            )),
             6 => add(format!("What language do people speak in {c}?")),
             7 => add(format!("What currency is used in {c}?")),
             8 => add(format!("Tell me about the history of {c}")),
@@ -608,7 +1064,11 @@ fn generated_prompts(rng: &mut Rng) -> Vec<String> {
             4 => add(format!("Show an example in {l} that shows how to {t}")),
             5 => add(format!("What is the idiomatic way to {t} in {l}?")),
             6 => add(format!("Why does my {l} code fail when I try to {t}?")),
-            _ => add(format!("Convert this {l} snippet to {}: a function that {}s", rng.pick(PL), t.split(' ').next().unwrap_or("run"))),
+            _ => add(format!(
+                "Convert this {l} snippet to {}: a function that {}s",
+                rng.pick(PL),
+                t.split(' ').next().unwrap_or("run")
+            )),
         }
     }
     for _ in 0..2500 {
@@ -645,12 +1105,29 @@ fn generated_prompts(rng: &mut Rng) -> Vec<String> {
     }
     for _ in 0..1500 {
         match rng.below(6) {
-            0 => add(format!("Write {} about {}", rng.pick(FORMS), rng.pick(THEMES))),
-            1 => add(format!("Compose {} in a {} tone about {}", rng.pick(FORMS), rng.pick(TONES), rng.pick(THEMES))),
+            0 => add(format!(
+                "Write {} about {}",
+                rng.pick(FORMS),
+                rng.pick(THEMES)
+            )),
+            1 => add(format!(
+                "Compose {} in a {} tone about {}",
+                rng.pick(FORMS),
+                rng.pick(TONES),
+                rng.pick(THEMES)
+            )),
             2 => add(format!("Write {}", rng.pick(DOCS))),
-            3 => add(format!("Draft {} in a {} tone", rng.pick(DOCS), rng.pick(TONES))),
+            3 => add(format!(
+                "Draft {} in a {} tone",
+                rng.pick(DOCS),
+                rng.pick(TONES)
+            )),
             4 => add(format!("Help me write {}", rng.pick(DOCS))),
-            _ => add(format!("Make this sentence more {}: {}", rng.pick(TONES), rng.pick(PHRASES))),
+            _ => add(format!(
+                "Make this sentence more {}: {}",
+                rng.pick(TONES),
+                rng.pick(PHRASES)
+            )),
         }
     }
     for _ in 0..1500 {
@@ -660,10 +1137,15 @@ fn generated_prompts(rng: &mut Rng) -> Vec<String> {
         match rng.below(9) {
             0 => add(format!("How long should I cook {f}?")),
             1 => add(format!("Give me a healthy recipe with {f}")),
-            2 => add(format!("Is it safe to eat {f} that was left out overnight?")),
+            2 => add(format!(
+                "Is it safe to eat {f} that was left out overnight?"
+            )),
             3 => add(format!("{} {s}?", rng.pick(HOW))),
             4 => add(format!("I can't {s}, what should I do?")),
-            5 => add(format!("Can I {s} within {} days?", [7, 14, 30, 60, 90][rng.below(5)])),
+            5 => add(format!(
+                "Can I {s} within {} days?",
+                [7, 14, 30, 60, 90][rng.below(5)]
+            )),
             6 => add(format!("What are the symptoms of {h}?")),
             7 => add(format!("How do I treat {h} at home?")),
             _ => add(format!("When should I see a doctor for {h}?")),

@@ -425,3 +425,20 @@ targets = ["an/claude-haiku-4-5"]
     );
     assert_eq!(r.header("x-shardgate-model"), Some("gpt-4o-mini"));
 }
+
+#[test]
+fn a_provider_total_timeout_bounds_each_attempt() {
+    let (_mock, gw) = setup_with(
+        r#"["sk-1"]"#,
+        "total_timeout_ms = 300",
+        "",
+        &["--slow-ms", "3000"],
+    );
+    let mut c = Client::connect(gw.addr);
+    let r = post(&mut c, "/v1/chat/completions", &[], &chat("oa/gpt-slow"));
+    assert_eq!(r.status, 504, "{}", r.text());
+    assert_eq!(r.json()["error"]["code"], "upstream_timeout");
+    // The connection stays usable after the gateway's own error.
+    let r = post(&mut c, "/v1/chat/completions", &[], &chat("oa/gpt-4o-mini"));
+    assert_eq!(r.status, 200);
+}

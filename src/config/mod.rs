@@ -144,6 +144,9 @@ pub struct ProviderConfig {
     /// Longest gap between two reads of a response body (a stream's events), in ms; default
     /// `timeout_ms`.
     pub stream_idle_timeout_ms: u64,
+    /// Longest time for one attempt on this provider, response body included, in ms; 0 (the
+    /// default) means no limit beyond the other timeouts.
+    pub total_timeout_ms: u64,
     /// Retries and key cooldown (`retry = { ... }`).
     pub retry: RetryConfig,
 }
@@ -161,6 +164,9 @@ pub struct RetryConfig {
     /// How long a key answered with 429 rests when the provider names no `retry-after`, in ms;
     /// default 30000.
     pub cooldown_ms: u64,
+    /// Longest time spent on this provider's attempts for one request (backoffs included) before
+    /// moving on to the next target, in ms; default 60000.
+    pub deadline_ms: u64,
 }
 
 impl Default for RetryConfig {
@@ -170,6 +176,7 @@ impl Default for RetryConfig {
             backoff_ms: 100,
             max_backoff_ms: 2_000,
             cooldown_ms: 30_000,
+            deadline_ms: 60_000,
         }
     }
 }

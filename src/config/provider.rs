@@ -43,6 +43,7 @@ impl ProviderConfig {
             credentials_file: None,
             first_byte_timeout_ms: DEFAULT_TIMEOUT_MS,
             stream_idle_timeout_ms: DEFAULT_TIMEOUT_MS,
+            total_timeout_ms: 0,
             retry: super::RetryConfig::default(),
         }
     }
@@ -67,6 +68,7 @@ const FIELDS: &[&str] = &[
     "credentials_file",
     "first_byte_timeout_ms",
     "stream_idle_timeout_ms",
+    "total_timeout_ms",
     "retry",
 ];
 
@@ -135,6 +137,14 @@ pub fn read_provider(
     let stream_idle_timeout_ms = derived("stream_idle_timeout_ms");
     let connect_timeout_ms = timeout("connect_timeout_ms", DEFAULT_CONNECT_TIMEOUT_MS);
     let pool_idle_timeout_ms = timeout("pool_idle_timeout_ms", DEFAULT_POOL_IDLE_TIMEOUT_MS);
+    let total_timeout_ms = f.u64("total_timeout_ms", 0, errors);
+    check_range(
+        errors,
+        &f.at("total_timeout_ms"),
+        total_timeout_ms,
+        0,
+        MAX_TIMEOUT_MS,
+    );
     let pool_max_idle = f.usize("pool_max_idle", DEFAULT_POOL_MAX_IDLE, errors);
     let retry = read_retry(&f, errors);
 
@@ -158,6 +168,7 @@ pub fn read_provider(
                 credentials_file: cloud.credentials_file,
                 first_byte_timeout_ms,
                 stream_idle_timeout_ms,
+                total_timeout_ms,
                 retry,
             })
         }
@@ -198,7 +209,8 @@ fn read_kind(f: &Fields<'_>, name: Option<&str>, errors: &mut Errors) -> Option<
     }
 }
 
-/// `retry = { max_attempts, backoff_ms, max_backoff_ms, cooldown_ms }`, each optional.
+/// `retry = { max_attempts, backoff_ms, max_backoff_ms, cooldown_ms, deadline_ms }`, each
+/// optional.
 fn read_retry(f: &Fields<'_>, errors: &mut Errors) -> super::RetryConfig {
     let mut retry = super::RetryConfig::default();
     let Some(value) = f.get("retry") else {
@@ -231,6 +243,7 @@ fn read_retry(f: &Fields<'_>, errors: &mut Errors) -> super::RetryConfig {
     retry.backoff_ms = ms("backoff_ms", retry.backoff_ms);
     retry.max_backoff_ms = ms("max_backoff_ms", retry.max_backoff_ms);
     retry.cooldown_ms = ms("cooldown_ms", retry.cooldown_ms);
+    retry.deadline_ms = ms("deadline_ms", retry.deadline_ms);
     if retry.max_backoff_ms < retry.backoff_ms {
         errors.push(r.at("max_backoff_ms"), "must not be below backoff_ms");
     }

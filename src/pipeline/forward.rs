@@ -244,8 +244,14 @@ pub async fn proxy(
         let mut used_len = 0;
         let mut same_key_retry: Option<usize> = None;
         let mut tries = 0u32;
+        let target_started = Instant::now();
+        let policy = provider.retry_policy();
         let target_failure = loop {
-            if tries >= provider.retry.max_attempts || Instant::now() >= deadline {
+            if tries >= provider.retry.max_attempts
+                || Instant::now() >= deadline
+                || (tries > 0
+                    && !policy.within_deadline(target_started, Instant::now(), Duration::ZERO))
+            {
                 break None;
             }
             let now = Instant::now();
@@ -388,7 +394,7 @@ pub async fn proxy(
                     }
                     let pause = {
                         let mut rng = shard.rng.borrow_mut();
-                        retry::backoff(tries, &provider.retry_policy(), &mut rng)
+                        retry::backoff(tries, &policy, &mut rng)
                     };
                     let pause = pause.min(deadline.saturating_duration_since(now));
                     if !pause.is_zero() {
@@ -515,6 +521,10 @@ async fn attempt(
     let wire = provider.format(routed.model);
     let same = same_format(inbound, wire);
     let op = operation(inbound, fields.stream);
+    // The provider's own limit on one attempt, body included, within the request's.
+    let deadline = provider
+        .total_timeout
+        .map_or(deadline, |t| deadline.min(Instant::now() + t));
     // The request bytes, in `conn.wbuf`.
     let built = if same && provider.api.passthrough_body(routed.model) {
         write_passthrough(conn, body, fields, requested, inbound, op, routed, ctx)

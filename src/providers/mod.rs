@@ -197,6 +197,8 @@ pub struct Provider {
     pub idle_timeout: std::time::Duration,
     /// Retry policy and key cooldown.
     pub retry: crate::config::RetryConfig,
+    /// Longest time for one attempt, body included; `None`: no limit of its own.
+    pub total_timeout: Option<std::time::Duration>,
     /// Connecting (TCP + TLS) must finish within this.
     pub connect_timeout: std::time::Duration,
     /// Idle pooled connections older than this are discarded.
@@ -245,6 +247,8 @@ impl Provider {
             first_byte_timeout: std::time::Duration::from_millis(cfg.first_byte_timeout_ms),
             idle_timeout: std::time::Duration::from_millis(cfg.stream_idle_timeout_ms),
             retry: cfg.retry,
+            total_timeout: (cfg.total_timeout_ms > 0)
+                .then(|| std::time::Duration::from_millis(cfg.total_timeout_ms)),
             connect_timeout: std::time::Duration::from_millis(cfg.connect_timeout_ms),
             pool_idle_timeout: std::time::Duration::from_millis(cfg.pool_idle_timeout_ms),
             pool_max_idle: cfg.pool_max_idle,
@@ -273,7 +277,7 @@ impl Provider {
             max_attempts: self.retry.max_attempts,
             initial_backoff: std::time::Duration::from_millis(self.retry.backoff_ms),
             max_backoff: std::time::Duration::from_millis(self.retry.max_backoff_ms),
-            deadline: self.first_byte_timeout,
+            deadline: std::time::Duration::from_millis(self.retry.deadline_ms),
         }
     }
 
@@ -376,6 +380,7 @@ mod tests {
             first_byte_timeout: std::time::Duration::from_secs(1),
             idle_timeout: std::time::Duration::from_secs(1),
             retry: crate::config::RetryConfig::default(),
+            total_timeout: None,
             connect_timeout: std::time::Duration::from_secs(1),
             pool_idle_timeout: std::time::Duration::from_secs(1),
             pool_max_idle: 1,
