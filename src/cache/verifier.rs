@@ -802,7 +802,7 @@ const ROLE_MARKERS: &[(&str, &str)] = &[
 /// Lexicon lookups built once from the lists above.
 struct Lexicon {
     stop: HashSet<&'static str>,
-    filler: HashSet<String>,
+    filler: HashSet<&'static str>,
     synonym: HashMap<String, String>,
     opposition: HashMap<String, Opp>,
     negation: HashSet<&'static str>,
@@ -864,7 +864,7 @@ fn lexicon() -> &'static Lexicon {
         }
         Lexicon {
             stop: STOP_WORDS.iter().copied().collect(),
-            filler: FILLERS.iter().map(|w| stem(w)).collect(),
+            filler: FILLERS.iter().copied().collect(),
             synonym,
             opposition,
             negation: NEGATIONS.iter().copied().collect(),
@@ -1460,4 +1460,860 @@ fn merge_number_words(tokens: Vec<Token>) -> Vec<Token> {
     }
     flush(&mut run, &mut out);
     out
+}
+
+// ---------------------------------------------------------------------------------------------
+// Facts: what the rules compare, extracted once per prompt.
+// ---------------------------------------------------------------------------------------------
+
+/// The role a unit plays in a conversion: "5 miles to km" has mile as the source, km as the
+/// target; "per day" is a rate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+enum UnitRole {
+    Source,
+    Target,
+    Rate,
+}
+
+impl UnitRole {
+    fn name(self) -> &'static str {
+        match self {
+            UnitRole::Source => "source",
+            UnitRole::Target => "target",
+            UnitRole::Rate => "rate",
+        }
+    }
+}
+
+/// A number and the word right after it ("3 apples"), which lets the same numbers appear in
+/// another order when each stays attached to its own noun.
+#[derive(Clone, Debug)]
+struct Num {
+    value: String,
+    bound: Option<String>,
+}
+
+/// A content word for alignment: its canonical key (stem, synonym) and its surface form.
+#[derive(Clone, Debug)]
+struct Content {
+    canon: String,
+    low: String,
+}
+
+/// How analysis classified a token.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Cat {
+    Free,
+    Negation,
+    Time,
+    Unit,
+    Language,
+    Entity,
+    Operator,
+}
+
+/// What the verifier compares, extracted from one prompt. Analysis is pure and takes a few
+/// microseconds for a short prompt; the cache may keep it with the stored entry.
+#[derive(Clone, Debug, Default)]
+pub struct PromptFacts {
+    /// Lower case with single spaces: equal keys need no other rule.
+    key: String,
+    literals: Vec<Literal>,
+    /// Code identifiers and whether each sat between backticks.
+    code: Vec<(String, bool)>,
+    /// Every token's lower-case form, in order (to find a literal written without quotes).
+    lows: Vec<String>,
+    /// Every form a word of this prompt can be looked up by: surface, stem, canonical key, and
+    /// neighbours joined ("sour dough" → "sourdough").
+    words: HashSet<String>,
+    negations: Vec<String>,
+    languages: Vec<String>,
+    versions: Vec<String>,
+    times: Vec<String>,
+    units: Vec<(String, UnitRole)>,
+    numbers: Vec<Num>,
+    operators: Vec<&'static str>,
+    entities: Vec<String>,
+    /// Opposition members in order: (group, class, strong, word).
+    opps: Vec<(&'static str, u8, bool, String)>,
+    /// Objects of directional prepositions: (role, key).
+    roles: Vec<(&'static str, String)>,
+    /// Keys of the meaningful tokens, in order.
+    items: Vec<String>,
+    content: Vec<Content>,
+    /// "a", "an", "per", "each", "every": a count of one said without a number.
+    has_article: bool,
+}
+
+/// The canonical key of a content word: its stem, mapped through the synonym table.
+fn canon(low: &str) -> String {
+    let stemmed = stem(low);
+    lexicon().synonym.get(&stemmed).cloned().unwrap_or(stemmed)
+}
+
+fn normalize_key(text: &str) -> String {
+    // Symbols stay: "C++" and "C#" differ only in them.
+    text.split_whitespace()
+        .map(str::to_lowercase)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+impl PromptFacts {
+    /// Analyzes one prompt.
+    pub fn analyze(text: &str) -> Self {
+        let lex = lexicon();
+        let (toks, literals) = tokenize(text);
+        let n = toks.len();
+        let mut cat = vec![Cat::Free; n];
+        let mut unit_of: Vec<Option<String>> = vec![None; n];
+        let mut facts = PromptFacts {
+            key: normalize_key(text),
+            literals,
+            ..PromptFacts::default()
+        };
+
+        for (i, t) in toks.iter().enumerate() {
+            if t.kind == Kind::Word && lex.negation.contains(t.low.as_str()) {
+                cat[i] = Cat::Negation;
+                facts.negations.push(t.low.clone());
+            }
+        }
+        time_scan(&toks, &mut cat, &mut facts.times);
+        unit_scan(&toks, &mut cat, &mut unit_of, &mut facts.units);
+        for (i, t) in toks.iter().enumerate() {
+            if cat[i] != Cat::Free || t.kind != Kind::Word {
+                continue;
+            }
+            if let Some(&language) = lex.language.get(t.low.as_str()) {
+                let ambiguous = lex.ambiguous_language.contains(t.low.as_str());
+                if !ambiguous || (t.cap && !t.start) || t.lit == Lit::Backtick {
+                    cat[i] = Cat::Language;
+                    facts.languages.push(language.to_string());
+                }
+            }
+        }
+        entity_scan(&toks, &mut cat, &mut facts.entities);
+
+        let has_numbers = toks.iter().any(|t| t.kind == Kind::Number);
+        for (i, t) in toks.iter().enumerate() {
+            match t.kind {
+                Kind::Number => {
+                    let bound = toks.get(i + 1).and_then(|next| {
+                        if let Some(unit) = &unit_of[i + 1] {
+                            Some(unit.clone())
+                        } else if next.kind == Kind::Word && !lex.stop.contains(next.low.as_str()) {
+                            Some(canon(&next.low))
+                        } else {
+                            None
+                        }
+                    });
+                    facts.numbers.push(Num {
+                        value: t.low.clone(),
+                        bound,
+                    });
+                    if let Some(prev) = i.checked_sub(1).map(|j| &toks[j]) {
+                        let product = match cat[i - 1] {
+                            Cat::Language => lex.language.get(prev.low.as_str()).map(|s| s.to_string()),
+                            Cat::Entity => Some(prev.low.clone()),
+                            _ if prev.kind == Kind::Code || lex.versioned.contains(prev.low.as_str()) => {
+                                Some(prev.low.clone())
+                            }
+                            _ => None,
+                        };
+                        if let Some(product) = product {
+                            facts.versions.push(format!("{product} {}", t.low));
+                        }
+                    }
+                }
+                Kind::Code => facts.code.push((t.raw.clone(), t.lit == Lit::Backtick)),
+                Kind::Symbol if has_numbers => {
+                    let between_numbers = i > 0
+                        && toks[i - 1].kind == Kind::Number
+                        && toks.get(i + 1).is_some_and(|t| t.kind == Kind::Number);
+                    let class = match t.low.as_str() {
+                        "-" | "−" | "–" if between_numbers => Some("minus"),
+                        "/" if between_numbers => Some("divided"),
+                        other => lex.operator.get(other).copied(),
+                    };
+                    if let Some(class) = class {
+                        facts.operators.push(class);
+                    }
+                }
+                Kind::Word if has_numbers && cat[i] == Cat::Free => {
+                    if let Some(&class) = lex.operator.get(t.low.as_str()) {
+                        cat[i] = Cat::Operator;
+                        facts.operators.push(class);
+                    }
+                }
+                _ => {}
+            }
+        }
+
+        // Opposition members, content words and item keys.
+        let mut keys: Vec<Option<String>> = vec![None; n];
+        for (i, t) in toks.iter().enumerate() {
+            keys[i] = match (t.kind, cat[i]) {
+                (Kind::Number, _) => Some(t.low.clone()),
+                (Kind::Code, _) => Some(t.low.clone()),
+                (Kind::Word, Cat::Unit) => unit_of[i].clone(),
+                (Kind::Word, Cat::Language) => lex.language.get(t.low.as_str()).map(|s| s.to_string()),
+                (Kind::Word, Cat::Entity) => Some(t.low.clone()),
+                (Kind::Word, Cat::Free) => {
+                    let low = t.low.as_str();
+                    if let Some(opp) = lex.opposition.get(&stem(low)) {
+                        facts.opps.push((opp.group, opp.class, opp.strong, t.low.clone()));
+                    }
+                    if lex.stop.contains(low) || lex.filler.contains(low) || t.lit == Lit::Backtick && low.len() <= 1 {
+                        None
+                    } else {
+                        let key = canon(low);
+                        facts.content.push(Content {
+                            canon: key.clone(),
+                            low: t.low.clone(),
+                        });
+                        Some(key)
+                    }
+                }
+                _ => None,
+            };
+        }
+        for (i, t) in toks.iter().enumerate() {
+            if t.kind != Kind::Word || t.lit == Lit::Backtick {
+                continue;
+            }
+            let Some(&role) = lex.role.get(t.low.as_str()) else {
+                continue;
+            };
+            // The object: the next meaningful token, before any other preposition.
+            for j in i + 1..n.min(i + 5) {
+                if lex.role.contains_key(toks[j].low.as_str()) {
+                    break;
+                }
+                if let Some(key) = &keys[j] {
+                    facts.roles.push((role, key.clone()));
+                    break;
+                }
+            }
+        }
+        facts.items = keys.into_iter().flatten().collect();
+        for (i, t) in toks.iter().enumerate() {
+            facts.lows.push(t.low.clone());
+            if t.kind == Kind::Symbol {
+                continue;
+            }
+            facts.words.insert(t.low.clone());
+            facts.words.insert(stem(&t.low));
+            facts.words.insert(canon(&t.low));
+            if let Some(next) = toks.get(i + 1) {
+                if t.kind == Kind::Word && next.kind == Kind::Word {
+                    facts.words.insert(format!("{}{}", t.low, next.low));
+                }
+            }
+            if let Some(unit) = &unit_of[i] {
+                facts.words.insert(unit.clone());
+            }
+        }
+        facts.has_article = toks
+            .iter()
+            .any(|t| ["a", "an", "per", "each", "every"].contains(&t.low.as_str()));
+        facts
+    }
+}
+
+/// Time frames: days, relative periods ("last week"), months, seasons, parts of the day,
+/// holidays, eras, years, decades, centuries, quarters.
+fn time_scan(toks: &[Token], cat: &mut [Cat], times: &mut Vec<String>) {
+    let lex = lexicon();
+    let n = toks.len();
+    for i in 0..n {
+        if cat[i] != Cat::Free {
+            continue;
+        }
+        let t = &toks[i];
+        let next = toks.get(i + 1);
+        let prev = i.checked_sub(1).map(|j| &toks[j]);
+        if t.kind == Kind::Number {
+            let v = t.low.as_str();
+            let next_is_unit = next.is_some_and(|x| lex.unit.contains_key(x.low.as_str()));
+            let digits = v.trim_end_matches('s');
+            if v.len() == 4 && v.bytes().all(|b| b.is_ascii_digit()) && !next_is_unit {
+                if let Ok(year) = v.parse::<u32>() {
+                    if (1000..=2199).contains(&year) {
+                        times.push(format!("year {v}"));
+                    }
+                }
+            } else if v.ends_with('s') && (digits.len() == 2 || digits.len() == 4) && digits.bytes().all(|b| b.is_ascii_digit()) {
+                times.push(format!("decade {v}"));
+            }
+            continue;
+        }
+        if t.kind != Kind::Word || t.lit == Lit::Backtick {
+            continue;
+        }
+        let low = t.low.as_str();
+        if low == "right" && next.is_some_and(|x| x.is_word("now")) {
+            times.push("now".to_string());
+            cat[i] = Cat::Time;
+            cat[i + 1] = Cat::Time;
+            continue;
+        }
+        if let Some(&relative) = lex.time_relative.get(low) {
+            if let Some(x) = next.filter(|x| x.kind == Kind::Word) {
+                let period = x.low.as_str();
+                let is_period = lex.time_period.contains(period)
+                    || lex.time_period.contains(period.trim_end_matches('s'))
+                    || lex.time_word.get(period).is_some_and(|_| !lex.ambiguous_time.contains(period) || x.cap);
+                if is_period {
+                    let canonical = lex
+                        .time_word
+                        .get(period)
+                        .map(|s| s.to_string())
+                        .unwrap_or_else(|| period.trim_end_matches('s').to_string());
+                    times.push(format!("{relative} {canonical}"));
+                    cat[i] = Cat::Time;
+                    cat[i + 1] = Cat::Time;
+                    continue;
+                }
+            }
+            if next.is_some_and(|x| x.kind == Kind::Number) {
+                // "the past 24 hours": the number and unit are compared by their own rules.
+                if let Some(unit) = toks.get(i + 2).and_then(|u| lex.unit.get(u.low.as_str())) {
+                    times.push(format!("{relative} {unit}"));
+                    cat[i] = Cat::Time;
+                    continue;
+                }
+            }
+        }
+        if let Some(&marker) = lex.time_word.get(low) {
+            let ambiguous_ok = !lex.ambiguous_time.contains(low) || (t.cap && !t.start);
+            // "fall" is the season only after "in", "this", "last", ... and not before "of".
+            let fall_ok = low != "fall"
+                || (prev.is_some_and(|p| ["in", "this", "last", "next", "during", "early", "late"].contains(&p.low.as_str()))
+                    && !next.is_some_and(|x| x.is_word("of")));
+            if ambiguous_ok && fall_ok {
+                times.push(marker.to_string());
+                cat[i] = Cat::Time;
+                continue;
+            }
+        }
+        if low == "ago" {
+            if let Some(unit) = prev.and_then(|p| lex.unit.get(p.low.as_str())) {
+                times.push(format!("ago {unit}"));
+                cat[i] = Cat::Time;
+            }
+            continue;
+        }
+        if matches!(low, "century" | "centuries" | "quarter") {
+            if let Some(p) = prev.filter(|p| p.kind == Kind::Number) {
+                times.push(format!("{} {}", low.trim_end_matches("ies").trim_end_matches('y'), p.low));
+                cat[i] = Cat::Time;
+            }
+            continue;
+        }
+        let bytes = low.as_bytes();
+        if bytes.len() == 2 && bytes[0] == b'q' && (b'1'..=b'4').contains(&bytes[1]) {
+            times.push(format!("quarter {}", bytes[1] - b'0'));
+            cat[i] = Cat::Time;
+        }
+    }
+}
+
+/// Units and their role in a conversion: after a number it is the source ("5 miles"), after
+/// "how many" the target, after "to"/"in"/"into" the target (or the source, when "how many"
+/// already named the target: "how many ounces in a pound"), after "per" a rate.
+fn unit_scan(toks: &[Token], cat: &mut [Cat], unit_of: &mut [Option<String>], units: &mut Vec<(String, UnitRole)>) {
+    let lex = lexicon();
+    let n = toks.len();
+    let is_number_or_degree = |j: usize| {
+        toks[j].kind == Kind::Number || matches!(toks[j].low.as_str(), "°" | "degree" | "degrees")
+    };
+    let is_temperature_letter = |j: usize| {
+        matches!(toks[j].raw.as_str(), "C" | "F") && j > 0 && is_number_or_degree(j - 1)
+    };
+    let has_temperature = (0..n).any(|j| {
+        matches!(lex.unit.get(toks[j].low.as_str()), Some(&"celsius") | Some(&"fahrenheit")) || is_temperature_letter(j)
+    });
+    let mut has_target = false;
+    for i in 0..n {
+        let t = &toks[i];
+        if cat[i] != Cat::Free || t.kind != Kind::Word || t.lit == Lit::Backtick {
+            continue;
+        }
+        let low = t.low.as_str();
+        let after_number = i > 0 && is_number_or_degree(i - 1);
+        let mut canonical = lex.unit.get(low).map(|s| s.to_string());
+        if canonical.is_none() {
+            if let Some(&unit) = lex.letter_unit.get(low) {
+                let temperature = matches!(low, "c" | "f");
+                let ok = if temperature {
+                    matches!(t.raw.as_str(), "C" | "F")
+                        && (after_number
+                            || (has_temperature
+                                && i > 0
+                                && ["to", "in", "into"].contains(&toks[i - 1].low.as_str())))
+                } else {
+                    after_number
+                };
+                if ok {
+                    canonical = Some(unit.to_string());
+                }
+            }
+        }
+        let Some(mut canonical) = canonical else {
+            continue;
+        };
+        // "square meters", "fluid ounces", "British pounds": the modifier makes another unit.
+        let mut first = i;
+        if let Some(j) = i.checked_sub(1) {
+            let m = toks[j].low.as_str();
+            if cat[j] == Cat::Free && lex.unit_modifier.contains(m) {
+                let modifier = match m {
+                    "sq" => "square",
+                    "fl" => "fluid",
+                    other => other,
+                };
+                canonical = if modifier == "british" && canonical == "lb" {
+                    "gbp".to_string()
+                } else {
+                    format!("{modifier} {canonical}")
+                };
+                first = j;
+            }
+        }
+        let mut k = first;
+        while k > 0 && matches!(toks[k - 1].low.as_str(), "a" | "an" | "the" | "degree" | "degrees") {
+            k -= 1;
+        }
+        let role = match k.checked_sub(1).map(|j| (j, &toks[j])) {
+            None => None,
+            Some((_, p)) if p.kind == Kind::Number => Some(UnitRole::Source),
+            Some((j, p)) if p.low == "per" => {
+                if j > 0 && toks[j - 1].kind == Kind::Number {
+                    Some(UnitRole::Source)
+                } else {
+                    Some(UnitRole::Rate)
+                }
+            }
+            Some((j, p)) if matches!(p.low.as_str(), "many" | "much") && j > 0 && toks[j - 1].is_word("how") => {
+                Some(UnitRole::Target)
+            }
+            Some((_, p)) if matches!(p.low.as_str(), "to" | "into" | "in" | "as") => {
+                Some(if has_target { UnitRole::Source } else { UnitRole::Target })
+            }
+            Some(_) => None,
+        };
+        let Some(role) = role else {
+            continue;
+        };
+        if role == UnitRole::Target {
+            has_target = true;
+        }
+        for c in cat.iter_mut().take(i + 1).skip(first) {
+            *c = Cat::Unit;
+        }
+        unit_of[i] = Some(canonical.clone());
+        units.push((canonical, role));
+    }
+}
+
+/// Named entities: known places (phrases, any case unless the name is also a common word),
+/// capitalized words inside a sentence, acronyms, mixed-case names, and words mixing letters
+/// and digits ("IPv4", "ww1").
+fn entity_scan(toks: &[Token], cat: &mut [Cat], entities: &mut Vec<String>) {
+    let lex = lexicon();
+    let n = toks.len();
+    let mut i = 0;
+    while i < n {
+        let t = &toks[i];
+        if cat[i] != Cat::Free || t.kind != Kind::Word || t.lit == Lit::Backtick {
+            i += 1;
+            continue;
+        }
+        let mut matched = 0;
+        for len in (1..=3).rev() {
+            if i + len > n || (i..i + len).any(|k| toks[k].kind != Kind::Word || cat[k] != Cat::Free) {
+                continue;
+            }
+            let phrase = toks[i..i + len].iter().map(|x| x.low.as_str()).collect::<Vec<_>>().join(" ");
+            if lex.place.contains(phrase.as_str()) {
+                let ambiguous = lex.ambiguous_place.contains(phrase.as_str());
+                if !ambiguous || (t.cap && !t.start) || t.caps {
+                    matched = len;
+                    break;
+                }
+            }
+        }
+        if matched > 0 {
+            for k in i..i + matched {
+                cat[k] = Cat::Entity;
+                entities.push(toks[k].low.clone());
+            }
+            i += matched;
+            continue;
+        }
+        let low = t.low.as_str();
+        let mixed = t.raw.chars().any(|c| c.is_ascii_digit()) && t.raw.chars().any(char::is_alphabetic);
+        let named = (t.cap && !t.start) || t.caps || t.inner_cap || mixed;
+        if named && !lex.not_entity.contains(low) && !lex.stop.contains(low) {
+            cat[i] = Cat::Entity;
+            entities.push(t.low.clone());
+        }
+        i += 1;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rules. `a` is the cached prompt, `b` the new one.
+// ---------------------------------------------------------------------------------------------
+
+fn quoted<S: AsRef<str>>(items: &[S]) -> String {
+    items.iter().map(|s| format!("'{}'", s.as_ref())).collect::<Vec<_>>().join(", ")
+}
+
+/// "rule: 'x' vs 'y'", or which prompt alone has something.
+fn describe<S: AsRef<str>>(rule: Rule, only_a: &[S], only_b: &[S]) -> Option<String> {
+    let name = rule.name();
+    match (only_a.is_empty(), only_b.is_empty()) {
+        (true, true) => None,
+        (false, false) => Some(format!("{name}: {} vs {}", quoted(only_a), quoted(only_b))),
+        (false, true) => Some(format!("{name}: {} only in the cached prompt", quoted(only_a))),
+        (true, false) => Some(format!("{name}: {} only in the new prompt", quoted(only_b))),
+    }
+}
+
+/// Multiset difference both ways, each side in its own order.
+fn multiset_diff<S: AsRef<str> + Clone>(a: &[S], b: &[S]) -> (Vec<S>, Vec<S>) {
+    let mut left: Vec<Option<&S>> = b.iter().map(Some).collect();
+    let mut only_a = Vec::new();
+    for x in a {
+        match left.iter().position(|y| y.is_some_and(|y| y.as_ref() == x.as_ref())) {
+            Some(p) => left[p] = None,
+            None => only_a.push(x.clone()),
+        }
+    }
+    let only_b = left.into_iter().flatten().cloned().collect();
+    (only_a, only_b)
+}
+
+fn set_diff(a: &[String], b: &[String]) -> (Vec<String>, Vec<String>) {
+    let mut only_a: Vec<String> = a.iter().filter(|x| !b.contains(x)).cloned().collect();
+    let mut only_b: Vec<String> = b.iter().filter(|x| !a.contains(x)).cloned().collect();
+    only_a.dedup();
+    only_b.dedup();
+    (only_a, only_b)
+}
+
+fn check_cosine(similarity: f32, threshold: f32) -> Option<String> {
+    // Written so that NaN refuses too.
+    if similarity >= threshold {
+        None
+    } else {
+        Some(format!("cosine: {similarity:.3} is below the threshold {threshold:.3}"))
+    }
+}
+
+fn check_negation(a: &PromptFacts, b: &PromptFacts) -> Option<String> {
+    if a.negations.len() == b.negations.len() {
+        return None;
+    }
+    let (only_a, only_b) = multiset_diff(&a.negations, &b.negations);
+    describe(Rule::Negation, &only_a, &only_b).map(|reason| {
+        format!(
+            "{reason} ({} negation(s) in the cached prompt, {} in the new one)",
+            a.negations.len(),
+            b.negations.len()
+        )
+    })
+}
+
+fn contains_seq(haystack: &[String], needle: &[String]) -> bool {
+    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+fn literal_in(literal: &Literal, other: &PromptFacts) -> bool {
+    other.literals.iter().any(|m| {
+        if literal.backtick && m.backtick {
+            m.text == literal.text
+        } else {
+            m.text.to_lowercase() == literal.text.to_lowercase()
+        }
+    }) || contains_seq(&other.lows, &literal.lows)
+}
+
+fn code_in(raw: &str, backtick: bool, other: &PromptFacts) -> bool {
+    other.code.iter().any(|(r, other_backtick)| {
+        // Between backticks on both sides, case is meaningful (`String` is not `string`).
+        if backtick && *other_backtick {
+            r == raw
+        } else {
+            r.to_lowercase() == raw.to_lowercase()
+        }
+    })
+}
+
+fn check_code(a: &PromptFacts, b: &PromptFacts) -> Option<String> {
+    let missing = |x: &PromptFacts, y: &PromptFacts| -> Vec<String> {
+        let mut out: Vec<String> = x
+            .literals
+            .iter()
+            .filter(|l| !literal_in(l, y))
+            .map(|l| l.text.clone())
+            .collect();
+        for (raw, backtick) in &x.code {
+            if !code_in(raw, *backtick, y) && !out.iter().any(|o| o.contains(raw.as_str())) {
+                out.push(raw.clone());
+            }
+        }
+        out
+    };
+    describe(Rule::Code, &missing(a, b), &missing(b, a))
+}
+
+fn check_languages(a: &PromptFacts, b: &PromptFacts) -> Option<String> {
+    let (only_a, only_b) = set_diff(&a.languages, &b.languages);
+    describe(Rule::Language, &only_a, &only_b)
+}
+
+fn check_versions(a: &PromptFacts, b: &PromptFacts) -> Option<String> {
+    let (only_a, only_b) = multiset_diff(&a.versions, &b.versions);
+    describe(Rule::Version, &only_a, &only_b)
+}
+
+fn check_time(a: &PromptFacts, b: &PromptFacts) -> Option<String> {
+    let (only_a, only_b) = set_diff(&a.times, &b.times);
+    describe(Rule::Time, &only_a, &only_b)
+}
+
+fn check_units(a: &PromptFacts, b: &PromptFacts) -> Option<String> {
+    let names = |f: &PromptFacts| f.units.iter().map(|(u, _)| u.clone()).collect::<Vec<_>>();
+    let (only_a, only_b) = multiset_diff(&names(a), &names(b));
+    if let Some(reason) = describe(Rule::Unit, &only_a, &only_b) {
+        return Some(reason);
+    }
+    for (unit, role) in &a.units {
+        let same = b.units.iter().any(|(u, r)| u == unit && r == role);
+        if !same {
+            let other = b
+                .units
+                .iter()
+                .find(|(u, _)| u == unit)
+                .map_or("absent", |(_, r)| r.name());
+            return Some(format!(
+                "unit: '{unit}' is the {} in the cached prompt but the {other} in the new one",
+                role.name()
+            ));
+        }
+    }
+    None
+}
+
+fn check_numbers(a: &PromptFacts, b: &PromptFacts) -> Option<String> {
+    let values = |f: &PromptFacts| f.numbers.iter().map(|n| n.value.clone()).collect::<Vec<_>>();
+    let (va, vb) = (values(a), values(b));
+    let (only_a, only_b) = multiset_diff(&va, &vb);
+    // "in one cup" asks what "in a cup" asks: an unmatched 1 is fine against an article.
+    let ones = |only: &[String], other: &PromptFacts| only.iter().all(|v| v == "1") && other.has_article;
+    let explained = (only_a.is_empty() || ones(&only_a, b)) && (only_b.is_empty() || ones(&only_b, a));
+    if !explained {
+        return describe(Rule::Number, &only_a, &only_b);
+    }
+    if only_a.is_empty() && only_b.is_empty() && va != vb {
+        // The same numbers in another order are fine only when each stays attached to its own
+        // word ("3 apples and 5 pears" / "5 pears and 3 apples"), not in "subtract 15 from 40".
+        let bindings = |f: &PromptFacts| {
+            f.numbers
+                .iter()
+                .map(|n| format!("{} {}", n.value, n.bound.as_deref().unwrap_or("")))
+                .collect::<Vec<_>>()
+        };
+        let all_bound = a.numbers.iter().chain(&b.numbers).all(|n| n.bound.is_some());
+        let (ba, bb) = multiset_diff(&bindings(a), &bindings(b));
+        if !(all_bound && ba.is_empty() && bb.is_empty()) {
+            return Some(format!("number: the same numbers in another order ({} vs {})", va.join(", "), vb.join(", ")));
+        }
+    }
+    let (oa, ob) = multiset_diff(&a.operators, &b.operators);
+    describe(Rule::Number, &oa, &ob).map(|reason| reason.replacen("number:", "number: operator", 1))
+}
+
+fn check_entities(a: &PromptFacts, b: &PromptFacts) -> Option<String> {
+    // Exact words only: "Austria" never matches "Australia", however close the spelling.
+    let missing = |x: &PromptFacts, y: &PromptFacts| {
+        let mut out: Vec<String> = x.entities.iter().filter(|e| !y.words.contains(*e)).cloned().collect();
+        out.dedup();
+        out
+    };
+    describe(Rule::Entity, &missing(a, b), &missing(b, a))
+}
+
+fn check_opposition(a: &PromptFacts, b: &PromptFacts) -> Option<String> {
+    let mut groups: Vec<&'static str> = a.opps.iter().chain(&b.opps).map(|o| o.0).collect();
+    groups.sort_unstable();
+    groups.dedup();
+    for group in groups {
+        let ma: Vec<&(&str, u8, bool, String)> = a.opps.iter().filter(|o| o.0 == group).collect();
+        let mb: Vec<&(&str, u8, bool, String)> = b.opps.iter().filter(|o| o.0 == group).collect();
+        let classes = |m: &[&(&str, u8, bool, String)]| {
+            let mut c: Vec<u8> = m.iter().map(|o| o.1).collect();
+            c.dedup();
+            c
+        };
+        let words = |m: &[&(&str, u8, bool, String)]| m.iter().map(|o| o.3.clone()).collect::<Vec<_>>();
+        match (ma.is_empty(), mb.is_empty()) {
+            (false, false) if classes(&ma) != classes(&mb) => {
+                return Some(format!("opposition: {} vs {}", quoted(&words(&ma)), quoted(&words(&mb))));
+            }
+            (false, true) if ma.iter().any(|o| o.2) => {
+                return describe(Rule::Opposition, &words(&ma), &[]);
+            }
+            (true, false) if mb.iter().any(|o| o.2) => {
+                return describe(Rule::Opposition, &[], &words(&mb));
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+fn check_direction(a: &PromptFacts, b: &PromptFacts) -> Option<String> {
+    let mut roles: Vec<&'static str> = a.roles.iter().chain(&b.roles).map(|r| r.0).collect();
+    roles.sort_unstable();
+    roles.dedup();
+    for role in roles {
+        let objects = |f: &PromptFacts| f.roles.iter().filter(|r| r.0 == role).map(|r| r.1.clone()).collect::<Vec<_>>();
+        let (oa, ob) = (objects(a), objects(b));
+        // Another object that the first prompt also contains: the two swapped places.
+        let x = oa.iter().find(|x| !ob.contains(x) && b.words.contains(*x));
+        let y = ob.iter().find(|y| !oa.contains(y) && a.words.contains(*y));
+        if let (Some(x), Some(y)) = (x, y) {
+            if x != y {
+                return Some(format!(
+                    "direction: '{role} {x}' in the cached prompt, '{role} {y}' in the new one"
+                ));
+            }
+        }
+    }
+    // One object under opposite prepositions: "to Paris" / "from Paris".
+    for (r1, r2) in [("from", "to"), ("to", "from"), ("before", "after"), ("after", "before")] {
+        for (role, key) in &a.roles {
+            if *role == r1
+                && b.roles.iter().any(|(r, k)| *r == r2 && k == key)
+                && !b.roles.iter().any(|(r, k)| *r == r1 && k == key)
+            {
+                return Some(format!("direction: '{r1} {key}' in the cached prompt, '{r2} {key}' in the new one"));
+            }
+        }
+    }
+    None
+}
+
+/// True when `perm` (a permutation of 0..n) is the identity with one block moved elsewhere:
+/// a clause moved to the front ("In Python, how do I ...") or two neighbours swapped.
+fn single_block_move(perm: &[usize]) -> bool {
+    // Maximal runs of consecutive values, then the rank of each run by value.
+    let mut run_starts: Vec<usize> = Vec::new();
+    for (i, &v) in perm.iter().enumerate() {
+        if i == 0 || v != perm[i - 1] + 1 {
+            run_starts.push(v);
+        }
+    }
+    let mut sorted = run_starts.clone();
+    sorted.sort_unstable();
+    let ranks: Vec<usize> = run_starts
+        .iter()
+        .map(|v| sorted.iter().position(|s| s == v).unwrap_or(0))
+        .collect();
+    if ranks.len() <= 2 {
+        return true;
+    }
+    (0..ranks.len()).any(|skip| {
+        let rest: Vec<usize> = ranks.iter().enumerate().filter(|(i, _)| *i != skip).map(|(_, r)| *r).collect();
+        rest.windows(2).all(|w| w[0] < w[1])
+    })
+}
+
+fn check_order(a: &PromptFacts, b: &PromptFacts) -> Option<String> {
+    let count = |items: &[String], key: &str| items.iter().filter(|i| *i == key).count();
+    // Words that occur once in each prompt: repeated words have no single position.
+    let shared = |f: &PromptFacts| {
+        f.items
+            .iter()
+            .filter(|k| count(&a.items, k) == 1 && count(&b.items, k) == 1)
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    let (sa, sb) = (shared(a), shared(b));
+    if sa.len() < 3 {
+        return None;
+    }
+    let perm: Vec<usize> = sb.iter().filter_map(|k| sa.iter().position(|x| x == k)).collect();
+    if single_block_move(&perm) {
+        return None;
+    }
+    let show = |s: &[String]| s.iter().take(6).cloned().collect::<Vec<_>>().join(" ");
+    Some(format!("order: '{}' vs '{}'", show(&sa), show(&sb)))
+}
+
+/// One edit (insert, delete, substitute) or one swap of neighbours apart.
+fn one_edit_apart(x: &str, y: &str) -> bool {
+    let a: Vec<char> = x.chars().collect();
+    let b: Vec<char> = y.chars().collect();
+    if a == b {
+        return false;
+    }
+    let (la, lb) = (a.len(), b.len());
+    if la == lb {
+        let diffs: Vec<usize> = (0..la).filter(|&i| a[i] != b[i]).collect();
+        return match diffs.as_slice() {
+            [_] => true,
+            [i, j] => *j == i + 1 && a[*i] == b[*j] && a[*j] == b[*i],
+            _ => false,
+        };
+    }
+    let (short, long) = if la < lb { (&a, &b) } else { (&b, &a) };
+    if long.len() - short.len() != 1 {
+        return false;
+    }
+    let first_diff = (0..short.len()).find(|&i| short[i] != long[i]).unwrap_or(short.len());
+    short[first_diff..] == long[first_diff + 1..]
+}
+
+fn check_alignment(a: &PromptFacts, b: &PromptFacts, tolerance: usize, typo_min_len: usize) -> Option<String> {
+    let lex = lexicon();
+    fn unexplained<'x>(x: &'x PromptFacts, y: &PromptFacts) -> Vec<&'x Content> {
+        let mut out: Vec<&Content> = Vec::new();
+        for c in &x.content {
+            if !y.words.contains(&c.canon) && !y.words.contains(&c.low) && !out.iter().any(|o| o.canon == c.canon) {
+                out.push(c);
+            }
+        }
+        out
+    }
+    let (mut ua, mut ub) = (unexplained(a, b), unexplained(b, a));
+    if typo_min_len > 0 {
+        let typo_ok = |w: &str| w.chars().count() >= typo_min_len && !lex.opposition.contains_key(&stem(w));
+        let mut i = 0;
+        while i < ua.len() {
+            let found = ub
+                .iter()
+                .position(|c| typo_ok(&ua[i].low) && typo_ok(&c.low) && one_edit_apart(&ua[i].low, &c.low));
+            match found {
+                Some(j) => {
+                    ua.remove(i);
+                    ub.remove(j);
+                }
+                None => i += 1,
+            }
+        }
+    }
+    let words = |v: &[&Content]| v.iter().map(|c| c.low.clone()).collect::<Vec<_>>();
+    if !ua.is_empty() && !ub.is_empty() {
+        // A word replaced by another is the signature of a near miss ("list" / "tuple").
+        return Some(format!("alignment: {} replaced by {}", quoted(&words(&ua)), quoted(&words(&ub))));
+    }
+    if ua.len() > tolerance || ub.len() > tolerance {
+        return describe(Rule::Alignment, &words(&ua), &words(&ub));
+    }
+    None
 }

@@ -439,11 +439,25 @@ fn documented_full_example_is_valid() {
         .and_then(|s| s.split("```").next())
         .unwrap_or_default();
     assert!(example.contains("[[providers]]"));
-    let env = |name: &str| (!name.ends_with("_BASE_URL")).then(|| "x".to_string());
+    let env = |name: &str| match name {
+        "GOOGLE_APPLICATION_CREDENTIALS" => Some(
+            concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/fixtures/vertex/test-service-account.json"
+            )
+            .to_string(),
+        ),
+        _ => (!name.ends_with("_BASE_URL")).then(|| "x".to_string()),
+    };
     let c = match Config::from_toml_str(example, &env) {
         Ok(c) => c,
         Err(e) => panic!("docs/configuration.md full example: {e:#?}"),
     };
-    assert_eq!((c.providers.len(), c.models.len()), (4, 2));
-    assert_eq!(c.providers[2].api_version.as_deref(), Some("2024-10-21"));
+    assert_eq!(
+        (c.providers.len(), c.models.len(), c.routes.len()),
+        (7, 2, 1)
+    );
+    assert_eq!(c.providers[5].api_version.as_deref(), Some("2024-10-21"));
+    assert_eq!(c.models[0].fallbacks, ["anthropic/claude-sonnet-4-5", "fast"]);
+    assert_eq!(c.routing.failure_threshold, 5);
 }
