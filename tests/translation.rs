@@ -711,3 +711,52 @@ fn vertex_claude_models_get_anthropic_bodies_with_the_model_in_the_url() {
         .ends_with("claude-sonnet-4-5:streamRawPredict"));
     assert_eq!(recorded_body(&up)["anthropic_version"], "vertex-2023-10-16");
 }
+
+#[test]
+fn openai_embeddings_to_vertex_and_bedrock() {
+    let (mock, gw) = setup_more();
+    let reference = post(
+        &gw,
+        "/v1/embeddings",
+        &[],
+        &json!({"model": "gemini/text-embedding-004", "input": "same"}),
+    )
+    .json()["data"][0]["embedding"]
+        .clone();
+    for (model, path) in [
+        (
+            "vertex/text-embedding-005",
+            "/v1/projects/proj-1/locations/us-central1/publishers/google/models/text-embedding-005:predict",
+        ),
+        (
+            "bedrock/cohere.embed-english-v3",
+            "/model/cohere.embed-english-v3/invoke",
+        ),
+        (
+            "bedrock/amazon.titan-embed-text-v2:0",
+            "/model/amazon.titan-embed-text-v2%3A0/invoke",
+        ),
+    ] {
+        mock_reset(mock.addr);
+        let r = post(&gw, "/v1/embeddings", &[], &json!({"model": model, "input": "same"}));
+        assert_eq!(r.status, 200, "{model}: {}", r.text());
+        let v = r.json();
+        assert_eq!(v["data"][0]["embedding"], reference, "{model}");
+        let up = only_request(&mock);
+        assert_eq!(up["path"], path);
+    }
+    // Titan takes one text per call: several are refused by name, before any upstream call.
+    mock_reset(mock.addr);
+    let r = post(
+        &gw,
+        "/v1/embeddings",
+        &[],
+        &json!({"model": "bedrock/amazon.titan-embed-text-v2:0", "input": ["a", "b"]}),
+    );
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.json()["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("one text per call"));
+    assert!(mock_requests(mock.addr).0.is_empty());
+}

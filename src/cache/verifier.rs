@@ -1528,7 +1528,8 @@ pub struct PromptFacts {
     words: HashSet<String>,
     negations: Vec<String>,
     languages: Vec<String>,
-    versions: Vec<String>,
+    /// (product, version): "Python 3.12" → ("python", "3.12").
+    versions: Vec<(String, String)>,
     times: Vec<String>,
     units: Vec<(String, UnitRole)>,
     numbers: Vec<Num>,
@@ -1622,7 +1623,7 @@ impl PromptFacts {
                             _ => None,
                         };
                         if let Some(product) = product {
-                            facts.versions.push(format!("{product} {}", t.low));
+                            facts.versions.push((product, t.low.clone()));
                         }
                     }
                 }
@@ -1685,13 +1686,22 @@ impl PromptFacts {
             let Some(&role) = lex.role.get(t.low.as_str()) else {
                 continue;
             };
-            // The object: the next meaningful token, before any other preposition.
+            // The object: the next meaningful token, before any other preposition; a
+            // coordination shares it ("to buy or lease": both are objects of "to").
             for j in i + 1..n.min(i + 5) {
                 if lex.role.contains_key(toks[j].low.as_str()) {
                     break;
                 }
                 if let Some(key) = &keys[j] {
                     facts.roles.push((role, key.clone()));
+                    let mut k = j + 1;
+                    while k + 1 < n && matches!(toks[k].low.as_str(), "or" | "and" | "," | "&") {
+                        match &keys[k + 1] {
+                            Some(next) => facts.roles.push((role, next.clone())),
+                            None => break,
+                        }
+                        k += 2;
+                    }
                     break;
                 }
             }
@@ -1915,6 +1925,17 @@ fn unit_scan(toks: &[Token], cat: &mut [Cat], unit_of: &mut [Option<String>], un
         unit_of[i] = Some(canonical.clone());
         units.push((canonical, role));
     }
+    // Without a source there is no conversion: in "how many calories are in a banana" or
+    // "how much water per day" the unit is what is asked about, an ordinary content word.
+    if !units.iter().any(|(_, role)| *role == UnitRole::Source) {
+        units.clear();
+        for (c, u) in cat.iter_mut().zip(unit_of.iter_mut()) {
+            if *c == Cat::Unit {
+                *c = Cat::Free;
+            }
+            *u = None;
+        }
+    }
 }
 
 /// Named entities: known places (phrases, any case unless the name is also a common word),
@@ -2071,12 +2092,41 @@ fn check_code(a: &PromptFacts, b: &PromptFacts) -> Option<String> {
 }
 
 fn check_languages(a: &PromptFacts, b: &PromptFacts) -> Option<String> {
-    let (only_a, only_b) = set_diff(&a.languages, &b.languages);
-    describe(Rule::Language, &only_a, &only_b)
+    // A language the other prompt names in a form the scan did not take as a language
+    // ("node" in lower case) is still named there.
+    let missing = |x: &PromptFacts, y: &PromptFacts| {
+        let mut out: Vec<String> = x
+            .languages
+            .iter()
+            .filter(|l| !y.languages.contains(l) && !y.words.contains(*l))
+            .cloned()
+            .collect();
+        out.dedup();
+        out
+    };
+    describe(Rule::Language, &missing(a, b), &missing(b, a))
 }
 
 fn check_versions(a: &PromptFacts, b: &PromptFacts) -> Option<String> {
-    let (only_a, only_b) = multiset_diff(&a.versions, &b.versions);
+    // Only products with a version on both sides: "HTTP 404" next to "http status 404" is
+    // left to the number rule, which sees the same 404 on both sides.
+    let mut only_a = Vec::new();
+    let mut only_b = Vec::new();
+    for (product, _) in &a.versions {
+        if !b.versions.iter().any(|(p, _)| p == product) || only_a.iter().chain(&only_b).any(|s: &String| s.starts_with(product.as_str())) {
+            continue;
+        }
+        let of = |f: &PromptFacts| {
+            f.versions
+                .iter()
+                .filter(|(p, _)| p == product)
+                .map(|(p, v)| format!("{p} {v}"))
+                .collect::<Vec<_>>()
+        };
+        let (xa, xb) = multiset_diff(&of(a), &of(b));
+        only_a.extend(xa);
+        only_b.extend(xb);
+    }
     describe(Rule::Version, &only_a, &only_b)
 }
 

@@ -19,8 +19,8 @@ use crate::providers::{Endpoint, Operation, WireFormat};
 use crate::server::conn::ClientConn;
 use crate::translate::codec::{self, CallerFormat};
 use crate::translate::{
-    anthropic, cohere, gemini, openai_embeddings, ChatRequest, EmbedRequest, ProviderError,
-    StreamEvent, TranslateError,
+    anthropic, cloud_embeddings, cohere, gemini, openai_embeddings, ChatRequest, EmbedRequest,
+    ProviderError, StreamEvent, TranslateError,
 };
 use crate::upstream::body::{BodyError, BodyReader};
 use crate::upstream::exchange::UpstreamConn;
@@ -128,10 +128,18 @@ impl Prepared {
             Prepared::Embed(req, _) => {
                 req.model = routed.model.to_string();
                 let body = match wire {
+                    WireFormat::Gemini if provider.kind == crate::config::ProviderKind::Vertex => {
+                        cloud_embeddings::vertex_encode(req)
+                    }
                     WireFormat::Gemini => gemini::encode_embed_request(req),
                     WireFormat::Cohere => cohere::encode_embed_request(req),
                     WireFormat::OpenAi => openai_embeddings::encode_embed_request(req),
-                    _ => return Err(super::forward::unsupported_operation(provider)),
+                    WireFormat::Bedrock => {
+                        cloud_embeddings::bedrock_encode(req).map_err(translate_error)?
+                    }
+                    WireFormat::Anthropic => {
+                        return Err(super::forward::unsupported_operation(provider))
+                    }
                 };
                 (Operation::Embed, body)
             }
@@ -257,9 +265,12 @@ pub async fn respond_success(
                 Ok(caller.encode_response(&resp, req))
             }
             Prepared::Embed(_, base64) => {
+                let vertex = routed.provider.kind == crate::config::ProviderKind::Vertex;
                 let mut resp = match wire {
+                    WireFormat::Gemini if vertex => cloud_embeddings::vertex_decode(&v),
                     WireFormat::Gemini => gemini::decode_embed_response(&v),
                     WireFormat::Cohere => cohere::decode_embed_response(&v),
+                    WireFormat::Bedrock => cloud_embeddings::bedrock_decode(routed.model, &v),
                     _ => openai_embeddings::decode_embed_response(&v),
                 }
                 .map_err(translate_error)?;

@@ -1,5 +1,6 @@
-//! AWS Bedrock runtime: the Converse API (`/model/{id}/converse`, `/converse-stream`), each
-//! request signed with SigV4 (`sigv4.rs`) using the key `ACCESS_KEY_ID:SECRET[:SESSION_TOKEN]`.
+//! AWS Bedrock runtime: the Converse API (`/model/{id}/converse`, `/converse-stream`) for chat
+//! and `InvokeModel` (`/model/{id}/invoke`) for embeddings, each request signed with SigV4
+//! (`sigv4.rs`) using the key `ACCESS_KEY_ID:SECRET[:SESSION_TOKEN]`.
 
 use bytes::BytesMut;
 
@@ -33,12 +34,13 @@ impl ProviderApi for Bedrock {
         model: &str,
         out: &mut BytesMut,
     ) -> Option<()> {
-        let stream = match op {
-            Operation::Chat { stream } => stream,
-            Operation::Embed | Operation::CountTokens | Operation::OpenAi(_) => return None,
+        let path = match op {
+            Operation::Chat { stream } => sigv4::bedrock_path(model, stream),
+            Operation::Embed => sigv4::bedrock_invoke_path(model),
+            Operation::CountTokens | Operation::OpenAi(_) => return None,
         };
         out.extend_from_slice(p.path_prefix.as_bytes());
-        out.extend_from_slice(sigv4::bedrock_path(model, stream).as_bytes());
+        out.extend_from_slice(path.as_bytes());
         Some(())
     }
 

@@ -272,6 +272,12 @@ pub fn bedrock_path(model_id: &str, stream: bool) -> String {
     )
 }
 
+/// The Bedrock runtime `InvokeModel` path of a model (`/model/{modelId}/invoke`), encoded like
+/// [`bedrock_path`].
+pub fn bedrock_invoke_path(model_id: &str) -> String {
+    format!("/model/{}/invoke", uri_encode(model_id.as_bytes(), true))
+}
+
 /// The Bedrock runtime host of a region (`bedrock-runtime.us-east-1.amazonaws.com`).
 pub fn bedrock_host(region: &str) -> String {
     format!("bedrock-runtime.{region}.amazonaws.com")

@@ -120,7 +120,10 @@ impl ProviderApi for Vertex {
             out.extend_from_slice(b"google");
             if op == Operation::Embed {
                 // Vertex embeddings use the `:predict` instances format, not batchEmbedContents.
-                return None;
+                out.extend_from_slice(b"/models/");
+                super::write_path_segment(model, out);
+                out.extend_from_slice(b":predict");
+                return Some(());
             }
             super::gemini::write_model_action(model, op, out)
         }

@@ -13,6 +13,7 @@
 
 pub mod anthropic;
 pub mod bedrock;
+pub mod cloud_embeddings;
 pub mod codec;
 pub mod cohere;
 pub mod eventstream;

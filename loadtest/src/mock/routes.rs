@@ -150,6 +150,11 @@ enum Route<'a> {
     RawPredict {
         model: &'a str,
     },
+    /// Embeddings by `POST .../model/{id}/invoke` (Bedrock) or `.../models/{m}:predict` (Vertex).
+    CloudEmbed {
+        model: &'a str,
+        bedrock: bool,
+    },
     /// `model` as it appears in the path (percent-encoded).
     Bedrock {
         model: &'a str,
@@ -175,6 +180,18 @@ enum GeminiAction {
 
 /// Bedrock's `/model/{modelId}/converse` and `/model/{modelId}/converse-stream` (any prefix).
 fn bedrock_route(path: &str) -> Option<Route<'_>> {
+    if let Some(rest) = path.strip_suffix("/invoke") {
+        let i = rest.find("/model/")?;
+        let model = &rest[i + "/model/".len()..];
+        return Some(if model.is_empty() {
+            Route::NotFound
+        } else {
+            Route::CloudEmbed {
+                model,
+                bedrock: true,
+            }
+        });
+    }
     let (rest, stream) = match path.strip_suffix("/converse-stream") {
         Some(rest) => (rest, true),
         None => (path.strip_suffix("/converse")?, false),
@@ -228,6 +245,12 @@ fn route(path: &str) -> Route<'_> {
                     "embedContent" => GeminiAction::Embed,
                     "batchEmbedContents" => GeminiAction::BatchEmbed,
                     "rawPredict" | "streamRawPredict" => return Route::RawPredict { model },
+                    "predict" => {
+                        return Route::CloudEmbed {
+                            model,
+                            bedrock: false,
+                        }
+                    }
                     _ => return Route::NotFound,
                 };
                 Route::Gemini { model, action }
@@ -248,7 +271,8 @@ fn dialect(route: Route<'_>, path: &str) -> Dialect {
         Route::Messages | Route::CountTokens | Route::RawPredict { .. } => Dialect::Anthropic,
         Route::Gemini { .. } => Dialect::Gemini,
         Route::CohereChat | Route::CohereEmbed => Dialect::Cohere,
-        Route::Bedrock { .. } => Dialect::Bedrock,
+        Route::Bedrock { .. } | Route::CloudEmbed { bedrock: true, .. } => Dialect::Bedrock,
+        Route::CloudEmbed { .. } => Dialect::Gemini,
         Route::NotFound if path.starts_with("/anthropic") => Dialect::Anthropic,
         Route::NotFound if path.contains("/model/") || path.starts_with("/bedrock") => {
             Dialect::Bedrock
@@ -358,7 +382,7 @@ fn provider(
     let decoded: Cow<'_, str>;
     let model: &str = match route {
         Route::Gemini { model, .. } | Route::RawPredict { model } => model,
-        Route::Bedrock { model, .. } => {
+        Route::Bedrock { model, .. } | Route::CloudEmbed { model, .. } => {
             decoded = percent_decode(model);
             &decoded
         }
@@ -524,6 +548,10 @@ fn provider(
             )
         }
         Route::Bedrock { .. } => bedrock::converse(out, &call, delay_ms),
+        Route::CloudEmbed { bedrock, .. } => match cloud_embed(req.body, model, bedrock) {
+            Ok(body) => out.extend_from_slice(&body),
+            Err(msg) => return error(resp, dialect, 400, msg),
+        },
         Route::Embeddings => {
             let Some(items) = body.input.and_then(embedding_items) else {
                 return error(
@@ -549,6 +577,66 @@ fn provider(
             cut: faults.cut,
         },
     }
+}
+
+/// A Vertex `:predict` or Bedrock `InvokeModel` embeddings answer (Cohere Embed's shape for
+/// `cohere.*` models, Titan's for the others), vectors derived like every embeddings route's.
+fn cloud_embed(body: &[u8], model: &str, bedrock: bool) -> Result<Vec<u8>, &'static str> {
+    use crate::mock::formats::embedding_vector;
+    let v: Value = serde_json::from_slice(body).map_err(|_| "mock: body is not JSON")?;
+    let texts: Vec<String> = if !bedrock {
+        v.get("instances")
+            .and_then(Value::as_array)
+            .ok_or("mock: `instances` is required")?
+            .iter()
+            .map(|i| i.get("content").and_then(Value::as_str).map(str::to_string))
+            .collect::<Option<_>>()
+            .ok_or("mock: every instance needs a `content` string")?
+    } else if model.contains("cohere.") {
+        v.get("texts")
+            .and_then(Value::as_array)
+            .ok_or("mock: `texts` is required")?
+            .iter()
+            .map(|t| t.as_str().map(str::to_string))
+            .collect::<Option<_>>()
+            .ok_or("mock: `texts` must be strings")?
+    } else {
+        vec![v
+            .get("inputText")
+            .and_then(Value::as_str)
+            .ok_or("mock: `inputText` is required")?
+            .to_string()]
+    };
+    let dims = v
+        .pointer("/parameters/outputDimensionality")
+        .or_else(|| v.get("dimensions"))
+        .or_else(|| v.get("output_dimension"))
+        .and_then(Value::as_u64)
+        .map_or(8, |d| d as usize)
+        .clamp(1, MAX_DIMS);
+    let tokens = |t: &str| t.split_whitespace().count().max(1);
+    let answer = if !bedrock {
+        let predictions: Vec<Value> = texts
+            .iter()
+            .map(|t| {
+                serde_json::json!({"embeddings": {
+                    "values": embedding_vector(t.as_bytes(), dims),
+                    "statistics": {"token_count": tokens(t) as f64, "truncated": false}
+                }})
+            })
+            .collect();
+        serde_json::json!({ "predictions": predictions })
+    } else if model.contains("cohere.") {
+        let vectors: Vec<Vec<f32>> = texts
+            .iter()
+            .map(|t| embedding_vector(t.as_bytes(), dims))
+            .collect();
+        serde_json::json!({"id": "mock", "embeddings": vectors, "texts": texts, "response_type": "embeddings_floats"})
+    } else {
+        let t = &texts[0];
+        serde_json::json!({"embedding": embedding_vector(t.as_bytes(), dims), "inputTextTokenCount": tokens(t)})
+    };
+    serde_json::to_vec(&answer).map_err(|_| "mock: serialization failed")
 }
 
 /// The items of an embeddings `input`, as bytes to derive vectors from.

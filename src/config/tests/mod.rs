@@ -458,6 +458,9 @@ fn documented_full_example_is_valid() {
         (7, 2, 1)
     );
     assert_eq!(c.providers[5].api_version.as_deref(), Some("2024-10-21"));
-    assert_eq!(c.models[0].fallbacks, ["anthropic/claude-sonnet-4-5", "fast"]);
+    assert_eq!(
+        c.models[0].fallbacks,
+        ["anthropic/claude-sonnet-4-5", "fast"]
+    );
     assert_eq!(c.routing.failure_threshold, 5);
 }
