@@ -590,12 +590,16 @@ fn bedrock_faults() {
     assert_eq!(v["metrics"]["latencyMs"], 200);
 
     // Other errors in Bedrock's shape.
-    let r = m.req("POST", "/model/m/invoke", "{}");
+    let r = m.req("POST", "/model/m/unknown", "{}");
     assert_eq!(r.status, 404);
     assert_eq!(
         r.header("x-amzn-errortype"),
         Some("ResourceNotFoundException")
     );
+    assert!(r.json()["message"].is_string());
+    // InvokeModel embeddings: a Titan body without `inputText` is refused in Bedrock's shape.
+    let r = m.req("POST", "/model/amazon.titan-embed-text-v2%3A0/invoke", "{}");
+    assert_eq!(r.status, 400);
     assert!(r.json()["message"].is_string());
     let r = m.req("POST", "/model/m/converse", "not json");
     assert_eq!(r.status, 400);

@@ -350,14 +350,12 @@ fn sweep_expired(inner: &mut Inner, now_ms: u64) -> Result<usize, String> {
     Ok(n)
 }
 
-/// The key of an index: the cache namespace and the resolved model name.
-pub type IndexKey = (String, String);
-
 /// All indexes of one embedder: one per (namespace, model), created on first insert.
 pub struct IndexSet {
     embedder: String,
     config: IndexConfig,
-    indexes: RwLock<HashMap<IndexKey, Arc<SemanticIndex>>>,
+    /// namespace → model → index; nested so that a lookup by `&str` needs no allocation.
+    indexes: RwLock<HashMap<String, HashMap<String, Arc<SemanticIndex>>>>,
 }
 
 /// Version of the persisted layout, bumped on incompatible changes.
@@ -409,10 +407,7 @@ impl IndexSet {
     /// The index of (`namespace`, `model`), if one exists.
     pub fn get(&self, namespace: &str, model: &str) -> Option<Arc<SemanticIndex>> {
         let map = self.indexes.read().unwrap_or_else(|p| p.into_inner());
-        // Looked up by a borrowed pair without building owned strings on the search path.
-        map.iter()
-            .find(|((n, m), _)| n == namespace && m == model)
-            .map(|(_, ix)| Arc::clone(ix))
+        map.get(namespace).and_then(|m| m.get(model)).map(Arc::clone)
     }
 
     /// The index of (`namespace`, `model`), created empty if missing.
@@ -421,12 +416,12 @@ impl IndexSet {
             return Ok(ix);
         }
         let mut map = self.indexes.write().unwrap_or_else(|p| p.into_inner());
-        let key = (namespace.to_string(), model.to_string());
-        if let Some(ix) = map.get(&key) {
+        let models = map.entry(namespace.to_string()).or_default();
+        if let Some(ix) = models.get(model) {
             return Ok(Arc::clone(ix));
         }
         let ix = Arc::new(SemanticIndex::new(namespace, model, &self.config)?);
-        map.insert(key, Arc::clone(&ix));
+        models.insert(model.to_string(), Arc::clone(&ix));
         Ok(ix)
     }
 
@@ -462,24 +457,22 @@ impl IndexSet {
 
     /// Sweeps expired entries from every index; returns how many were removed.
     pub fn sweep(&self, now_ms: u64) -> Result<usize, String> {
-        let all: Vec<_> = self
-            .indexes
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .values()
-            .cloned()
-            .collect();
-        all.iter().map(|ix| ix.sweep(now_ms)).sum()
+        self.all().iter().map(|ix| ix.sweep(now_ms)).sum()
     }
 
-    /// Total live entries across indexes.
-    pub fn len(&self) -> usize {
+    /// Every index, cloned out of the map so that long operations do not hold its lock.
+    fn all(&self) -> Vec<Arc<SemanticIndex>> {
         self.indexes
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .values()
-            .map(|ix| ix.len())
-            .sum()
+            .flat_map(|m| m.values().cloned())
+            .collect()
+    }
+
+    /// Total live entries across indexes.
+    pub fn len(&self) -> usize {
+        self.all().iter().map(|ix| ix.len()).sum()
     }
 
     /// True when no index holds an entry.
@@ -494,13 +487,7 @@ impl IndexSet {
     pub fn save(&self, dir: &Path) -> Result<(), String> {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let generation = read_manifest(dir).map_or(0, |m| m.generation + 1);
-        let all: Vec<_> = self
-            .indexes
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .values()
-            .cloned()
-            .collect();
+        let all = self.all();
         let mut files = Vec::with_capacity(all.len());
         for (i, ix) in all.iter().enumerate() {
             let file = format!("g{generation}-{i}.usearch");
@@ -565,7 +552,7 @@ impl IndexSet {
                 set.config.dim
             ));
         }
-        let mut map = HashMap::with_capacity(manifest.indexes.len());
+        let mut map: HashMap<String, HashMap<String, Arc<SemanticIndex>>> = HashMap::new();
         for f in manifest.indexes {
             let ix = SemanticIndex::new(&f.namespace, &f.model, &set.config)?;
             {
@@ -608,7 +595,7 @@ impl IndexSet {
                 }
                 sweep_expired(inner, now_ms)?;
             }
-            map.insert((f.namespace, f.model), Arc::new(ix));
+            map.entry(f.namespace).or_default().insert(f.model, Arc::new(ix));
         }
         *set.indexes.write().unwrap_or_else(|p| p.into_inner()) = map;
         Ok(set)

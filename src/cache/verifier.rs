@@ -2367,3 +2367,297 @@ fn check_alignment(a: &PromptFacts, b: &PromptFacts, tolerance: usize, typo_min_
     }
     None
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(rule: Rule, a: &str, b: &str) -> Option<String> {
+        Verifier::default().check(rule, &PromptFacts::analyze(a), &PromptFacts::analyze(b), 1.0)
+    }
+
+    #[track_caller]
+    fn refuses(rule: Rule, a: &str, b: &str) {
+        match run(rule, a, b) {
+            Some(reason) => assert!(reason.starts_with(rule.name()), "{reason}"),
+            None => panic!("{rule:?} should refuse: {a:?} / {b:?}"),
+        }
+    }
+
+    #[track_caller]
+    fn accepts(rule: Rule, a: &str, b: &str) {
+        if let Some(reason) = run(rule, a, b) {
+            panic!("{rule:?} should accept {a:?} / {b:?}: {reason}");
+        }
+    }
+
+    #[test]
+    fn cosine_rule_compares_with_the_threshold() {
+        assert!(check_cosine(0.79, 0.8).is_some());
+        assert!(check_cosine(0.8, 0.8).is_none());
+        assert!(check_cosine(f32::NAN, 0.8).is_some());
+        let v = Verifier::new(VerifierConfig {
+            threshold: 0.9,
+            ..VerifierConfig::default()
+        });
+        let verdict = v.verify("What is 2+2?", "What is 2+2?", 0.85);
+        assert!(!verdict.serve);
+        assert!(verdict.reason.is_some_and(|r| r.starts_with("cosine")));
+    }
+
+    #[test]
+    fn negation_rule() {
+        refuses(Rule::Negation, "Can I get a refund within 30 days?", "Can't I get a refund within 30 days?");
+        refuses(Rule::Negation, "How do I make pancakes with eggs?", "How do I make pancakes without eggs?");
+        refuses(Rule::Negation, "Is the deposit refundable?", "Is the deposit non-refundable?");
+        refuses(Rule::Negation, "Why is my phone charging?", "Why is my phone not charging?");
+        refuses(Rule::Negation, "Which fruits contain vitamin C?", "Which fruits contain no vitamin C?");
+        accepts(Rule::Negation, "Why doesn't my car start?", "Why does my car not start?");
+        accepts(Rule::Negation, "I cannot log in", "I can't log in");
+        accepts(Rule::Negation, "How do I make pancakes without eggs?", "Without eggs, how do I make pancakes?");
+    }
+
+    #[test]
+    fn code_rule() {
+        refuses(Rule::Code, "What does `os.path.join` do?", "What does `os.path.split` do?");
+        refuses(Rule::Code, "Why is user_id null?", "Why is user_name null?");
+        refuses(Rule::Code, "How do I use useEffect in React?", "How do I use useState in React?");
+        refuses(Rule::Code, "What does the --force flag do?", "What does the --force-with-lease flag do?");
+        refuses(Rule::Code, "Is `String` a class?", "Is `string` a class?");
+        refuses(Rule::Code, "Translate \"good morning\" into French", "Translate \"good night\" into French");
+        refuses(Rule::Code, "What's the difference between `==` and `===`?", "What's the difference between `==` and `=`?");
+        accepts(Rule::Code, "What does `os.path.join` do?", "What is the purpose of os.path.join?");
+        accepts(Rule::Code, "Difference between `git fetch` and `git pull`", "difference between git fetch and git pull");
+        accepts(Rule::Code, "Translate \"good morning\" into French", "How do you say 'good morning' in French?");
+        accepts(Rule::Code, "What does getUserById return?", "What does `getUserById` return?");
+    }
+
+    #[test]
+    fn language_rule() {
+        refuses(Rule::Language, "Translate this into French", "Translate this into German");
+        refuses(Rule::Language, "How do I reverse a string in Python?", "How do I reverse a string in Rust?");
+        refuses(Rule::Language, "Lambda syntax in C++", "Lambda syntax in C#");
+        refuses(Rule::Language, "how do you say goodbye in spanish", "how do you say goodbye in french");
+        accepts(Rule::Language, "How do I remove duplicates in JavaScript?", "js remove duplicates");
+        accepts(Rule::Language, "How do I check which version of Node is installed?", "check node version");
+        accepts(Rule::Language, "Should I go there?", "Should I go there now?");
+    }
+
+    #[test]
+    fn version_rule() {
+        refuses(Rule::Version, "How do I install Python 3.8?", "How do I install Python 3.12?");
+        refuses(Rule::Version, "Upgrade from Windows 10 to Windows 11", "Upgrade from Windows 7 to Windows 11");
+        refuses(Rule::Version, "What's new in C++20?", "What's new in C++23?");
+        refuses(Rule::Version, "Is TLS 1.2 secure?", "Is TLS 1.0 secure?");
+        accepts(Rule::Version, "What's new in Java 17?", "java 17 new features");
+        // A number next to a product on one side only is the number rule's business.
+        accepts(Rule::Version, "What does HTTP status 404 mean?", "http 404 meaning");
+    }
+
+    #[test]
+    fn time_rule() {
+        refuses(Rule::Time, "What is the weather in Paris today?", "What is the weather in Paris tomorrow?");
+        refuses(Rule::Time, "Top news stories last week", "Top news stories this week");
+        refuses(Rule::Time, "Who won the World Cup in 2014?", "Who won the World Cup in 2018?");
+        refuses(Rule::Time, "What holidays are in December?", "What holidays are in November?");
+        refuses(Rule::Time, "Best movies of the 1990s", "Best movies of the 1980s");
+        refuses(Rule::Time, "Microsoft's Q3 earnings", "Microsoft's Q4 earnings");
+        refuses(Rule::Time, "Life in the 18th century", "Life in the 19th century");
+        refuses(Rule::Time, "Who is the current CEO?", "Who was the CEO in 2010?");
+        accepts(Rule::Time, "What is the weather in Paris tomorrow?", "Tomorrow's weather in Paris?");
+        // "may" the verb and "fall" the verb are not time frames.
+        accepts(Rule::Time, "May I ask a question?", "Can I ask a question?");
+        accepts(Rule::Time, "When did the Berlin Wall fall?", "When did the Berlin Wall come down?");
+        refuses(Rule::Time, "Visit Japan in the fall", "Visit Japan in spring");
+    }
+
+    #[test]
+    fn unit_rule() {
+        refuses(Rule::Unit, "Convert 5 miles to km", "Convert 5 km to miles");
+        refuses(Rule::Unit, "What is 100 Fahrenheit in Celsius?", "What is 100 Celsius in Fahrenheit?");
+        refuses(Rule::Unit, "How many grams are in 2 cups of flour?", "How many grams are in 2 tablespoons of flour?");
+        refuses(Rule::Unit, "How many ounces in a pound?", "How many pounds in an ounce?");
+        refuses(Rule::Unit, "Bake at 180 C", "Bake at 180 F");
+        refuses(Rule::Unit, "What is 1 nautical mile in km?", "What is 1 mile in km?");
+        refuses(Rule::Unit, "What's 50 euros in British pounds?", "What's 50 British pounds in euros?");
+        refuses(Rule::Unit, "Rent is 1500 per month, how much per year?", "Rent is 1500 per year, how much per month?");
+        accepts(Rule::Unit, "Convert 5 miles to km", "How many kilometers is 5 miles?");
+        accepts(Rule::Unit, "What is 100 Fahrenheit in Celsius?", "Convert 100 °F to °C");
+        accepts(Rule::Unit, "How much is a $45 bill?", "How much is a 45 dollar bill?");
+        // Without a number there is no conversion: the unit is just the thing asked about.
+        accepts(Rule::Unit, "How many calories are in a banana?", "banana calories");
+    }
+
+    #[test]
+    fn number_rule() {
+        refuses(Rule::Number, "What is 15% of 80?", "What is 15% of 60?");
+        refuses(Rule::Number, "What is one third of 90?", "What is one fifth of 90?");
+        refuses(Rule::Number, "Subtract 15 from 40", "Subtract 40 from 15");
+        refuses(Rule::Number, "What is 25 plus 17?", "What is 25 minus 17?");
+        refuses(Rule::Number, "What is 12 squared?", "What is 12 cubed?");
+        refuses(Rule::Number, "Price of a dozen eggs", "Price of half a dozen eggs");
+        refuses(Rule::Number, "Find the 10th Fibonacci number", "Find the 20th Fibonacci number");
+        refuses(Rule::Number, "Is 0.5 mg a high dose?", "Is 5 mg a high dose?");
+        accepts(Rule::Number, "What happens if I pay 2 days late?", "What happens if I pay two days late?");
+        accepts(Rule::Number, "Add 3 apples and 5 pears", "Add 5 pears and 3 apples");
+        accepts(Rule::Number, "How many ounces in one cup?", "How many ounces in a cup?");
+        accepts(Rule::Number, "Invest $1,000", "Invest 1000 dollars");
+        accepts(Rule::Number, "twenty five people", "25 people");
+        accepts(Rule::Number, "Find the 10th Fibonacci number", "Find the tenth Fibonacci number");
+    }
+
+    #[test]
+    fn entity_rule() {
+        refuses(Rule::Entity, "What is the capital of Australia?", "What is the capital of Austria?");
+        refuses(Rule::Entity, "Is it safe to drink tap water in Mexico City?", "Is it safe to drink tap water in Mexico?");
+        refuses(Rule::Entity, "capital of sweden", "capital of switzerland");
+        refuses(Rule::Entity, "What is the capital of Niger?", "What is the capital of Nigeria?");
+        refuses(Rule::Entity, "Explain IPv4 addressing", "Explain IPv6 addressing");
+        // Edit distance never makes two names equal: a misspelled name is another name.
+        refuses(Rule::Entity, "What time zone is Chicago in?", "What time zone is Chicgo in?");
+        accepts(Rule::Entity, "capital of australia", "What is the capital of Australia?");
+        accepts(Rule::Entity, "Best pizza in New York", "best pizza in new york");
+        accepts(Rule::Entity, "Paris weather tomorrow", "What will the weather be in Paris tomorrow?");
+        // A turkey in the oven is not the country.
+        accepts(Rule::Entity, "How long do I roast a turkey?", "How long should I roast a turkey?");
+    }
+
+    #[test]
+    fn opposition_rule() {
+        refuses(Rule::Opposition, "Is it safe to take aspirin before surgery?", "Is it safe to take aspirin after surgery?");
+        refuses(Rule::Opposition, "Can I get a refund within 30 days?", "Can I get a refund after 30 days?");
+        refuses(Rule::Opposition, "How do I increase my credit score?", "How do I decrease my credit score?");
+        refuses(Rule::Opposition, "How do I enable 2FA?", "How do I disable 2FA?");
+        refuses(Rule::Opposition, "Sort a list in ascending order", "Sort a list in descending order");
+        refuses(Rule::Opposition, "Is it safe to eat raw dough?", "Is it unsafe to eat raw dough?");
+        refuses(Rule::Opposition, "Why do prices rise when rates fall?", "Why do prices fall when rates rise?");
+        // A strong word alone on one side.
+        refuses(Rule::Opposition, "How do I encrypt a file?", "How do I decrypt a file?");
+        accepts(Rule::Opposition, "How do I raise my credit score?", "How can I increase my credit score?");
+        accepts(Rule::Opposition, "Is it safe to drink tap water?", "Can I drink tap water?");
+    }
+
+    #[test]
+    fn direction_rule() {
+        refuses(Rule::Direction, "Flights from London to Paris", "Flights from Paris to London");
+        refuses(Rule::Direction, "Is the Nile longer than the Amazon?", "Is the Amazon longer than the Nile?");
+        refuses(Rule::Direction, "Convert a JSON string to a Python dict", "Convert a Python dict to a JSON string");
+        refuses(Rule::Direction, "Replace tabs with spaces", "Replace spaces with tabs");
+        refuses(Rule::Direction, "Flights to Paris", "Flights from Paris");
+        accepts(Rule::Direction, "Flights from London to Paris", "Flights to Paris from London");
+        accepts(Rule::Direction, "Is it cheaper to buy or lease a car?", "Is it cheaper to lease or buy a car?");
+        accepts(Rule::Direction, "How long is the flight from London to New York?", "london to new york flight time");
+    }
+
+    #[test]
+    fn order_rule() {
+        refuses(Rule::Order, "Why do cats chase mice?", "Why do mice chase cats?");
+        refuses(Rule::Order, "In chess, can a bishop capture a knight?", "In chess, can a knight capture a bishop?");
+        refuses(Rule::Order, "Does Bob owe Alice money?", "Does Alice owe Bob money?");
+        accepts(Rule::Order, "What is the boiling point of water at sea level?", "At sea level, what is the boiling point of water?");
+        accepts(Rule::Order, "How do I calculate my BMI if I know my height and weight?", "If I know my height and weight, how do I calculate my BMI?");
+        accepts(Rule::Order, "Which is healthier, brown rice or white rice?", "Which is healthier, white rice or brown rice?");
+    }
+
+    #[test]
+    fn alignment_rule() {
+        refuses(Rule::Alignment, "How do I sort a list in Python?", "How do I sort a tuple in Python?");
+        refuses(Rule::Alignment, "How long should I boil an egg?", "How long should I boil a potato?");
+        refuses(Rule::Alignment, "What is the capital of Texas?", "What is the capitol of Texas?");
+        refuses(Rule::Alignment, "How do I cook rice?", "How do I cook rice in a pressure cooker at altitude?");
+        accepts(Rule::Alignment, "How do I reverse a list in Python?", "hey quick q, how would i go about reversing a list in python");
+        accepts(Rule::Alignment, "Where can I purchase stamps?", "Where can I buy stamps?");
+        accepts(Rule::Alignment, "How do I clean my oven?", "How do I clean my gas oven?");
+        accepts(Rule::Alignment, "How do I make a sourdough starter?", "How do I make a sour dough starter?");
+        accepts(Rule::Alignment, "How do I reset my password?", "How do I reset my pasword?");
+        let no_typos = Verifier::new(VerifierConfig {
+            typo_min_len: 0,
+            ..VerifierConfig::default()
+        });
+        let verdict = no_typos.verify("How do I reset my password?", "How do I reset my pasword?", 1.0);
+        assert!(verdict.reason.is_some_and(|r| r.starts_with("alignment")));
+        let strict = Verifier::new(VerifierConfig {
+            alignment_tolerance: 0,
+            ..VerifierConfig::default()
+        });
+        assert!(!strict.verify("How do I clean my oven?", "How do I clean my gas oven?", 1.0).serve);
+    }
+
+    #[test]
+    fn verdicts_carry_the_similarity_and_the_first_reason() {
+        let v = Verifier::default();
+        let served = v.verify("How do I reset my password?", "How can I reset my password?", 0.95);
+        assert_eq!(
+            served,
+            Verdict {
+                serve: true,
+                similarity: 0.95,
+                reason: None
+            }
+        );
+        let refused = v.verify("Convert 5 miles to km", "Convert 5 km to miles", 0.97);
+        assert!(!refused.serve);
+        assert_eq!(refused.similarity, 0.97);
+        assert!(refused.reason.is_some_and(|r| r.starts_with("unit")));
+        let all = v.rejections(&PromptFacts::analyze("Flights from London to Paris"), &PromptFacts::analyze("Flights from Paris to London"), 0.5);
+        let rules: Vec<Rule> = all.iter().map(|r| r.rule).collect();
+        assert!(rules.contains(&Rule::Cosine) && rules.contains(&Rule::Direction), "{rules:?}");
+        // Identical text is served at any similarity above the threshold.
+        assert!(v.verify("Same text?", "same   text?", 0.99).serve);
+        // Empty prompts do not panic.
+        let _ = v.verify("", "", 1.0);
+        let _ = v.verify("`", "\"", 1.0);
+    }
+
+    #[test]
+    fn tokens_and_numbers() {
+        let lows = |s: &str| tokenize(s).0.into_iter().map(|t| t.low).collect::<Vec<_>>();
+        assert_eq!(lows("Don't"), ["do", "not"]);
+        assert_eq!(lows("Apple's"), ["apple"]);
+        assert_eq!(lows("$1,000"), ["1000", "usd"]);
+        assert_eq!(lows("C++20"), ["c++", "20"]);
+        assert_eq!(lows("python3"), ["python", "3"]);
+        assert_eq!(lows("401(k)"), ["401k"]);
+        assert_eq!(lows("5km"), ["5", "km"]);
+        assert_eq!(lows("one hundred and twenty"), ["120"]);
+        assert_eq!(lows("two sixes"), ["2", "6"]);
+        assert_eq!(lows("the 1920s"), ["the", "1920s"]);
+        assert_eq!(lows("km/h"), ["km/h"]);
+        let kinds = |s: &str| tokenize(s).0.into_iter().map(|t| t.kind).collect::<Vec<_>>();
+        assert_eq!(kinds("os.path.join user_id useEffect --force"), [Kind::Code; 4]);
+        assert_eq!(kinds("e.g. U.S."), [Kind::Word, Kind::Word]);
+        let (_, literals) = tokenize("Translate 'I love you' and \"good night\" but not Apple's");
+        let texts: Vec<&str> = literals.iter().map(|l| l.text.as_str()).collect();
+        assert_eq!(texts, ["I love you", "good night"]);
+    }
+
+    #[test]
+    fn block_moves() {
+        assert!(single_block_move(&[0, 1, 2, 3]));
+        assert!(single_block_move(&[2, 3, 0, 1]));
+        assert!(single_block_move(&[0, 2, 1, 3]));
+        assert!(single_block_move(&[3, 0, 1, 2]));
+        assert!(!single_block_move(&[2, 1, 0]));
+        assert!(!single_block_move(&[0, 3, 2, 1]));
+    }
+
+    #[test]
+    fn edits() {
+        assert!(one_edit_apart("password", "pasword"));
+        assert!(one_edit_apart("capital", "captial"));
+        assert!(one_edit_apart("capital", "capitol"));
+        assert!(!one_edit_apart("capital", "capital"));
+        assert!(!one_edit_apart("increase", "decrease"));
+        assert!(!one_edit_apart("austria", "australia"));
+    }
+
+    #[test]
+    fn stems() {
+        assert_eq!(stem("reversing"), stem("reverse"));
+        assert_eq!(stem("calories"), stem("calorie"));
+        assert_eq!(stem("dictionaries"), stem("dictionary"));
+        assert_eq!(stem("using"), stem("use"));
+        assert_eq!(stem("stopped"), stem("stop"));
+        assert_eq!(canon("purchase"), canon("buy"));
+    }
+}

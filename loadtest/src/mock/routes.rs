@@ -787,7 +787,22 @@ mod tests {
         );
         assert_eq!(route("/model//converse"), Route::NotFound);
         assert_eq!(route("/v1/models/converse"), Route::Model("converse"));
-        assert_eq!(route("/model/m/invoke"), Route::NotFound);
+        assert_eq!(
+            route("/model/m/invoke"),
+            Route::CloudEmbed {
+                model: "m",
+                bedrock: true
+            }
+        );
+        assert_eq!(route("/model//invoke"), Route::NotFound);
+        assert_eq!(route("/model/m/unknown"), Route::NotFound);
+        assert_eq!(
+            route("/v1/projects/p/locations/l/publishers/google/models/e:predict"),
+            Route::CloudEmbed {
+                model: "e",
+                bedrock: false
+            }
+        );
     }
 
     #[test]
