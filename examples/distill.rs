@@ -39,6 +39,8 @@ struct Args {
     dim: usize,
     epochs: usize,
     max_sentences: usize,
+    /// Where to keep the teacher's outputs between runs (they take most of the time).
+    cache: Option<PathBuf>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -49,6 +51,7 @@ fn parse_args() -> Result<Args, String> {
         dim: 256,
         epochs: 6,
         max_sentences: 200_000,
+        cache: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -58,6 +61,7 @@ fn parse_args() -> Result<Args, String> {
             "--out" => a.out = value()?.into(),
             "--corpus" => a.corpus.push(value()?.into()),
             "--dim" => a.dim = value()?.parse().map_err(|e| format!("--dim: {e}"))?,
+            "--cache" => a.cache = Some(value()?.into()),
             "--epochs" => a.epochs = value()?.parse().map_err(|e| format!("--epochs: {e}"))?,
             "--max-sentences" => {
                 a.max_sentences = value()?
@@ -67,7 +71,7 @@ fn parse_args() -> Result<Args, String> {
             "-h" | "--help" => {
                 println!(
                     "distill [--model-dir DIR] [--out FILE] [--corpus FILE]... [--dim N] \
-                     [--epochs N] [--max-sentences N]"
+                     [--epochs N] [--max-sentences N] [--cache FILE]"
                 );
                 std::process::exit(0);
             }
@@ -118,6 +122,142 @@ fn run() -> Result<(), String> {
     let wp = WordPiece::from_tokenizer_json(&tok_text)?;
     let vocab = wp.vocab_size();
 
+    let taught = match args.cache.as_deref().map(Taught::read) {
+        Some(Ok(t)) => {
+            println!("teacher outputs from {}", args.cache.as_deref().map_or_else(String::new, |p| p.display().to_string()));
+            t
+        }
+        _ => {
+            let t = teach(&args, &teacher, &wp)?;
+            if let Some(path) = &args.cache {
+                t.write(path)?;
+            }
+            t
+        }
+    };
+    let Taught {
+        sentences,
+        pieces,
+        targets,
+        start,
+    } = taught;
+    let mut rng = Rng(0x0DD5_EED5_1234_5678);
+    let held = (sentences.len() / 20).max(1);
+    let train_n = sentences.len() - held;
+
+    // Baseline: the starting table as is (no fitting), for the report.
+    let zero_bias = vec![0f32; D];
+    let eval_idx: Vec<usize> = (train_n..sentences.len()).collect();
+    let report = |label: &str, table: &[f32], bias: &[f32]| {
+        let (p, s, mean_cos) = heldout_agreement(table, bias, &pieces, &targets, &eval_idx);
+        println!("{label}: held-out pairs pearson {p:.3} spearman {s:.3}; cos(student, teacher) {mean_cos:.3}");
+    };
+    report("start table", &start, &zero_bias);
+
+    // 4. Fit.
+    let (table, bias) = fit(
+        &start,
+        &pieces[..train_n],
+        &targets[..train_n * D],
+        args.epochs,
+        &mut rng,
+        |e, tb, b| report(&format!("epoch {e}"), tb, b),
+    );
+
+    // 5. PCA on the teacher's (training) sentence vectors, uncentered: cosines depend on the
+    // directions that carry most of the vectors' energy, including their common mean.
+    let t = Instant::now();
+    let basis = top_eigenvectors(&targets[..train_n * D], args.dim);
+    let project = |v: &[f32]| -> Vec<f32> {
+        basis
+            .chunks_exact(D)
+            .map(|e| e.iter().zip(v).map(|(a, b)| a * b).sum())
+            .collect()
+    };
+    let mut reduced = Vec::with_capacity(vocab * args.dim);
+    for row in table.chunks_exact(D) {
+        reduced.extend(project(row));
+    }
+    let reduced_bias = project(&bias);
+    println!("pca to {} dims: {:.0?}", args.dim, t.elapsed());
+
+    // 6. Quantize, write, evaluate through the real embedder.
+    let name = format!("static-minilm-{}", args.dim);
+    let student = StaticEmbedder::from_table(
+        &name,
+        wp.tokens().to_vec(),
+        &reduced,
+        reduced_bias,
+        minilm::MAX_TOKENS,
+    )?;
+    student.save(&args.out)?;
+    let reloaded = StaticEmbedder::load(&args.out)?;
+    println!(
+        "wrote {} ({} bytes)",
+        args.out.display(),
+        std::fs::metadata(&args.out).map_or(0, |m| m.len())
+    );
+
+    let held_texts: Vec<&str> = eval_idx.iter().map(|&i| sentences[i].as_str()).collect();
+    evaluate(&teacher, &reloaded, &held_texts)?;
+    println!("total {:.0?}", t0.elapsed());
+    Ok(())
+}
+
+/// What the teacher computed: the corpus, its word pieces, its sentence vectors (n × D) and the
+/// vector of every vocabulary piece alone (vocab × D).
+struct Taught {
+    sentences: Vec<String>,
+    pieces: Vec<Vec<u32>>,
+    targets: Vec<f32>,
+    start: Vec<f32>,
+}
+
+impl Taught {
+    fn write(&self, path: &std::path::Path) -> Result<(), String> {
+        let mut out = Vec::new();
+        out.extend_from_slice(&(self.sentences.len() as u64).to_le_bytes());
+        out.extend_from_slice(&(self.start.len() as u64).to_le_bytes());
+        for (s, p) in self.sentences.iter().zip(&self.pieces) {
+            out.extend_from_slice(&(s.len() as u32).to_le_bytes());
+            out.extend_from_slice(s.as_bytes());
+            out.extend_from_slice(&(p.len() as u32).to_le_bytes());
+            p.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes()));
+        }
+        self.targets.iter().chain(&self.start).for_each(|x| out.extend_from_slice(&x.to_le_bytes()));
+        std::fs::write(path, out).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    fn read(path: &std::path::Path) -> Result<Self, String> {
+        let b = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let mut pos = 0usize;
+        let mut take = |n: usize| -> Result<&[u8], String> {
+            let s = b.get(pos..pos + n).ok_or("cache truncated")?;
+            pos += n;
+            Ok(s)
+        };
+        let u64_at = |s: &[u8]| s.iter().rev().fold(0u64, |a, &x| (a << 8) | u64::from(x));
+        let n = u64_at(take(8)?) as usize;
+        let start_len = u64_at(take(8)?) as usize;
+        let (mut sentences, mut pieces) = (Vec::with_capacity(n), Vec::with_capacity(n));
+        for _ in 0..n {
+            let len = u64_at(take(4)?) as usize;
+            sentences.push(String::from_utf8(take(len)?.to_vec()).map_err(|e| e.to_string())?);
+            let k = u64_at(take(4)?) as usize;
+            pieces.push(take(4 * k)?.chunks_exact(4).map(|c| u64_at(c) as u32).collect());
+        }
+        let floats = |s: &[u8]| -> Vec<f32> {
+            s.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
+        };
+        let targets = floats(take(n * D * 4)?);
+        let start = floats(take(start_len * 4)?);
+        Ok(Self { sentences, pieces, targets, start })
+    }
+}
+
+/// Steps 1 to 3: the corpus and the teacher's outputs on it and on the vocabulary.
+fn teach(args: &Args, teacher: &MiniLm, wp: &WordPiece) -> Result<Taught, String> {
+    let vocab = wp.vocab_size();
     // 1. Corpus.
     let mut rng = Rng(0x5EED_CAFE_F00D_1234);
     let mut sentences = generated_prompts(&mut rng);
@@ -180,9 +320,6 @@ fn run() -> Result<(), String> {
         t.elapsed()
     );
 
-    let held = (sentences.len() / 20).max(1);
-    let train_n = sentences.len() - held;
-
     // 3. Every vocabulary piece alone.
     let t = Instant::now();
     let mut start = vec![0f32; vocab * D];
@@ -198,63 +335,7 @@ fn run() -> Result<(), String> {
     }
     println!("vocabulary pass: {vocab} pieces, {:.0?}", t.elapsed());
 
-    // Baseline: the starting table as is (no fitting), for the report.
-    let zero_bias = vec![0f32; D];
-    let eval_idx: Vec<usize> = (train_n..sentences.len()).collect();
-    let report = |label: &str, table: &[f32], bias: &[f32]| {
-        let (p, s, mean_cos) = heldout_agreement(table, bias, &pieces, &targets, &eval_idx);
-        println!("{label}: held-out pairs pearson {p:.3} spearman {s:.3}; cos(student, teacher) {mean_cos:.3}");
-    };
-    report("start table", &start, &zero_bias);
-
-    // 4. Fit.
-    let (table, bias) = fit(
-        &start,
-        &pieces[..train_n],
-        &targets[..train_n * D],
-        args.epochs,
-        &mut rng,
-        |e, tb, b| report(&format!("epoch {e}"), tb, b),
-    );
-
-    // 5. PCA on the teacher's (training) sentence vectors, uncentered: cosines depend on the
-    // directions that carry most of the vectors' energy, including their common mean.
-    let t = Instant::now();
-    let basis = top_eigenvectors(&targets[..train_n * D], args.dim);
-    let project = |v: &[f32]| -> Vec<f32> {
-        basis
-            .chunks_exact(D)
-            .map(|e| e.iter().zip(v).map(|(a, b)| a * b).sum())
-            .collect()
-    };
-    let mut reduced = Vec::with_capacity(vocab * args.dim);
-    for row in table.chunks_exact(D) {
-        reduced.extend(project(row));
-    }
-    let reduced_bias = project(&bias);
-    println!("pca to {} dims: {:.0?}", args.dim, t.elapsed());
-
-    // 6. Quantize, write, evaluate through the real embedder.
-    let name = format!("static-minilm-{}", args.dim);
-    let student = StaticEmbedder::from_table(
-        &name,
-        wp.tokens().to_vec(),
-        &reduced,
-        reduced_bias,
-        minilm::MAX_TOKENS,
-    )?;
-    student.save(&args.out)?;
-    let reloaded = StaticEmbedder::load(&args.out)?;
-    println!(
-        "wrote {} ({} bytes)",
-        args.out.display(),
-        std::fs::metadata(&args.out).map_or(0, |m| m.len())
-    );
-
-    let held_texts: Vec<&str> = eval_idx.iter().map(|&i| sentences[i].as_str()).collect();
-    evaluate(&teacher, &reloaded, &held_texts)?;
-    println!("total {:.0?}", t0.elapsed());
-    Ok(())
+    Ok(Taught { sentences, pieces, targets, start })
 }
 
 /// Fits `table` (vocab × D) and a bias by Adam on the cosine loss between

@@ -848,14 +848,15 @@ mod tests {
             live.insert(i as u64, v.clone());
         }
         assert_eq!(churned.len(), cap);
-        // Queries: perturbed copies of live vectors (a paraphrase lands near its original).
+        // Queries: live vectors under heavy noise (cosine to their origin ~0.55, the best of
+        // 3,000 random others ~0.45), so that finding the exact nearest takes a working graph.
         let noise = unit_vectors(300, dim, 77);
         let queries: Vec<Vec<f32>> = noise
             .iter()
             .enumerate()
             .map(|(i, n)| {
                 let base = &vs[2 * cap + (i * 7) % cap];
-                let mut q: Vec<f32> = base.iter().zip(n).map(|(b, n)| b + 0.5 * n).collect();
+                let mut q: Vec<f32> = base.iter().zip(n).map(|(b, n)| b + 1.5 * n).collect();
                 let norm = q.iter().map(|x| x * x).sum::<f32>().sqrt();
                 q.iter_mut().for_each(|x| *x /= norm);
                 q
@@ -864,7 +865,7 @@ mod tests {
         let r_churned = recall(&churned, &live, &queries);
         let r_fresh = recall(&fresh, &live, &queries);
         eprintln!("recall@1 churned {r_churned:.3} fresh {r_fresh:.3}");
-        assert!(r_churned >= r_fresh - 0.02, "{r_churned} vs {r_fresh}");
-        assert!(r_churned > 0.95);
+        assert!(r_churned >= r_fresh - 0.03, "{r_churned} vs {r_fresh}");
+        assert!(r_churned > 0.9);
     }
 }

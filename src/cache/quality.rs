@@ -363,12 +363,33 @@ impl Default for Grid {
     }
 }
 
-/// Picks the configuration that, on the tuning split, serves the most paraphrases while serving
-/// at most `max_near_miss` of the near misses. Ties go to the safer side: the higher threshold,
-/// the lower tolerance, the longer typo length. `None` when no configuration keeps near misses
-/// under the limit.
-pub fn choose_defaults(scored: &[Scored], grid: &Grid, max_near_miss: f64) -> Option<(VerifierConfig, Outcome)> {
-    let mut best: Option<(VerifierConfig, Outcome)> = None;
+/// How [`choose_defaults`] trades paraphrases for safety.
+#[derive(Clone, Copy, Debug)]
+pub struct Choice {
+    /// Largest share of tuning near misses a candidate may serve. Half the bar by default, as
+    /// headroom for prompts unlike the set's.
+    pub max_near_miss: f64,
+    /// Paraphrase share (0..1) that may be given up for a higher cosine threshold: the threshold
+    /// is a second, independent line of defence against what the text rules do not see.
+    pub slack: f64,
+}
+
+impl Default for Choice {
+    fn default() -> Self {
+        Self {
+            max_near_miss: MAX_NEAR_MISS_SERVED / 2.0,
+            slack: 0.02,
+        }
+    }
+}
+
+/// Picks the verifier configuration on the tuning split: among the grid's configurations that
+/// serve at most `choice.max_near_miss` of the near misses, those within `choice.slack` of the
+/// best paraphrase share; of these the one with the highest threshold, then the safest typo
+/// setting (off, else the longest), then the lowest tolerance, then the most paraphrases.
+/// `None` when no configuration keeps near misses within the limit.
+pub fn choose_defaults(scored: &[Scored], grid: &Grid, choice: Choice) -> Option<(VerifierConfig, Outcome)> {
+    let mut feasible: Vec<(VerifierConfig, Outcome)> = Vec::new();
     for &threshold in &grid.thresholds {
         for &alignment_tolerance in &grid.tolerances {
             for &typo_min_len in &grid.typo_min_lens {
@@ -378,31 +399,25 @@ pub fn choose_defaults(scored: &[Scored], grid: &Grid, max_near_miss: f64) -> Op
                     typo_min_len,
                 };
                 let outcome = evaluate(scored, &Verifier::new(config.clone()), Subset::Only(Split::Tune));
-                if outcome.near_miss.share() > max_near_miss {
-                    continue;
-                }
-                let better = match &best {
-                    None => true,
-                    Some((c, o)) => {
-                        let key = |c: &VerifierConfig, o: &Outcome| {
-                            (
-                                o.paraphrase.served,
-                                std::cmp::Reverse(o.near_miss.served),
-                                (c.threshold * 1000.0).round() as i64,
-                                std::cmp::Reverse(c.alignment_tolerance),
-                                typo_rank(c.typo_min_len),
-                            )
-                        };
-                        key(&config, &outcome) > key(c, o)
-                    }
-                };
-                if better {
-                    best = Some((config, outcome));
+                if outcome.near_miss.share() <= choice.max_near_miss {
+                    feasible.push((config, outcome));
                 }
             }
         }
     }
-    best
+    let best = feasible.iter().map(|(_, o)| o.paraphrase.share()).fold(f64::NEG_INFINITY, f64::max);
+    let key = |c: &VerifierConfig, o: &Outcome| {
+        (
+            (c.threshold * 1000.0).round() as i64,
+            typo_rank(c.typo_min_len),
+            std::cmp::Reverse(c.alignment_tolerance),
+            o.paraphrase.served,
+        )
+    };
+    feasible
+        .into_iter()
+        .filter(|(_, o)| o.paraphrase.share() >= best - choice.slack - 1e-9)
+        .max_by_key(|(c, o)| key(c, o))
 }
 
 /// Longer typo lengths are safer; off (0) is the safest.
@@ -683,8 +698,9 @@ mod tests {
             tolerances: vec![0, 1],
             typo_min_lens: vec![0, 6],
         };
-        let (config, outcome) = choose_defaults(&scored, &grid, MAX_NEAR_MISS_SERVED).expect("a config within the limit");
-        assert!(outcome.near_miss.share() <= MAX_NEAR_MISS_SERVED);
+        let choice = Choice::default();
+        let (config, outcome) = choose_defaults(&scored, &grid, choice).expect("a config within the limit");
+        assert!(outcome.near_miss.share() <= choice.max_near_miss);
         let again = evaluate(&scored, &Verifier::new(config), Subset::Only(Split::Tune));
         assert_eq!(again.paraphrase, outcome.paraphrase);
     }

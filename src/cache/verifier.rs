@@ -27,14 +27,20 @@
 //! near miss is a wrong answer. The measured effect of each rule on the project's own labelled
 //! pairs is in docs/cache-quality.md; the harness is [`crate::cache::quality`].
 
-use std::collections::{HashMap, HashSet};
 use std::sync::OnceLock;
 
+// Fx hashing: the keys are short words looked up many times per prompt, and nothing here is
+// keyed by untrusted input in a way that could be used to flood a table.
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
+
 /// Default cosine threshold. Chosen with all-MiniLM-L6-v2 on the tuning split of the project's
-/// pairs (see docs/cache-quality.md); with another embedder, measure again.
-pub const DEFAULT_THRESHOLD: f32 = 0.75;
-/// Default number of content words one prompt may have that the other does not explain.
-pub const DEFAULT_ALIGNMENT_TOLERANCE: usize = 1;
+/// pairs by `quality::choose_defaults` (see docs/cache-quality.md); with another embedder,
+/// measure again: cosine scales differ between models.
+pub const DEFAULT_THRESHOLD: f32 = 0.70;
+/// Default number of content words one prompt may have that the other does not explain. Zero:
+/// a single added word is often a qualifier that changes the answer ("cook rice" / "cook brown
+/// rice"), and with one allowed the project's set served 72% of such pairs.
+pub const DEFAULT_ALIGNMENT_TOLERANCE: usize = 0;
 /// Default shortest word length for which one edit (or one swap of neighbours) counts as a typo.
 pub const DEFAULT_TYPO_MIN_LEN: usize = 6;
 
@@ -283,6 +289,8 @@ const FILLERS: &[&str] = &[
     "considered", "count", "counts", "supposed", "new", "start", "make", "do", "use", "using",
     "find", "see", "check", "look", "looks", "happen", "happens", "work", "works", "way",
     "ever", "even", "still", "already", "much", "many",
+    // Generic task verbs: "convert 5 miles to km" asks what "5 miles in km" asks.
+    "create", "convert", "calculate", "compute", "determine", "take",
 ];
 
 /// Words treated as the same for alignment. The first word of each row is the canonical form.
@@ -813,6 +821,8 @@ struct Lexicon {
     number_word: HashMap<&'static str, u64>,
     number_scale: HashMap<&'static str, u64>,
     place: HashSet<&'static str>,
+    /// First words of multi-word places ("new" of "new york"), to try phrases only there.
+    place_first: HashSet<&'static str>,
     ambiguous_place: HashSet<&'static str>,
     language: HashMap<&'static str, &'static str>,
     ambiguous_language: HashSet<&'static str>,
@@ -828,7 +838,7 @@ struct Lexicon {
 fn lexicon() -> &'static Lexicon {
     static LEXICON: OnceLock<Lexicon> = OnceLock::new();
     LEXICON.get_or_init(|| {
-        let mut synonym = HashMap::new();
+        let mut synonym = HashMap::default();
         for row in SYNONYMS {
             if let Some(head) = row.first() {
                 let head = stem(head);
@@ -837,7 +847,7 @@ fn lexicon() -> &'static Lexicon {
                 }
             }
         }
-        let mut opposition = HashMap::new();
+        let mut opposition = HashMap::default();
         for &(group, class, strong, words) in OPPOSITIONS {
             for word in words {
                 opposition.insert(
@@ -850,13 +860,13 @@ fn lexicon() -> &'static Lexicon {
                 );
             }
         }
-        let mut operator = HashMap::new();
+        let mut operator = HashMap::default();
         for &(class, words) in OPERATORS {
             for &word in words {
                 operator.insert(word, class);
             }
         }
-        let mut unit = HashMap::new();
+        let mut unit = HashMap::default();
         for &(canonical, words) in UNITS {
             for &word in words {
                 unit.insert(word, canonical);
@@ -875,6 +885,11 @@ fn lexicon() -> &'static Lexicon {
             number_word: NUMBER_WORDS.iter().copied().collect(),
             number_scale: NUMBER_SCALES.iter().copied().collect(),
             place: PLACES.iter().copied().collect(),
+            place_first: PLACES
+                .iter()
+                .filter(|p| p.contains(' '))
+                .filter_map(|p| p.split(' ').next())
+                .collect(),
             ambiguous_place: AMBIGUOUS_PLACES.iter().copied().collect(),
             language: LANGUAGES.iter().copied().collect(),
             ambiguous_language: AMBIGUOUS_LANGUAGES.iter().copied().collect(),
@@ -938,7 +953,11 @@ fn stem(word: &str) -> String {
         s.pop();
         s.push('i');
     }
-    if s.ends_with('e') && s.len() >= 4 {
+    // A final e is dropped ("make"/"making" meet at "mak"), except after a doubled consonant,
+    // where it is spelling, not inflection ("grille" is not "grill").
+    let b = s.as_bytes();
+    let doubled = b.len() >= 3 && b[b.len() - 2] == b[b.len() - 3] && !b"aeiou".contains(&b[b.len() - 2]);
+    if s.ends_with('e') && s.len() >= 4 && !doubled {
         s.pop();
     }
     s
@@ -1493,11 +1512,13 @@ struct Num {
     bound: Option<String>,
 }
 
-/// A content word for alignment: its canonical key (stem, synonym) and its surface form.
+/// A content word for alignment: its canonical key (stem, synonym), its surface form, and its
+/// surface joined with each neighbour (so "sour dough" meets "sourdough").
 #[derive(Clone, Debug)]
 struct Content {
     canon: String,
     low: String,
+    joined: Vec<String>,
 }
 
 /// How analysis classified a token.
@@ -1662,16 +1683,26 @@ impl PromptFacts {
                 (Kind::Word, Cat::Entity) => Some(t.low.clone()),
                 (Kind::Word, Cat::Free) => {
                     let low = t.low.as_str();
-                    if let Some(opp) = lex.opposition.get(&stem(low)) {
+                    let stemmed = stem(low);
+                    if let Some(opp) = lex.opposition.get(&stemmed) {
                         facts.opps.push((opp.group, opp.class, opp.strong, t.low.clone()));
                     }
                     if lex.stop.contains(low) || lex.filler.contains(low) || t.lit == Lit::Backtick && low.len() <= 1 {
                         None
                     } else {
-                        let key = canon(low);
+                        let key = lex.synonym.get(&stemmed).cloned().unwrap_or(stemmed);
+                        let word_at = |j: usize| toks.get(j).filter(|x| x.kind == Kind::Word).map(|x| x.low.as_str());
+                        let mut joined = Vec::new();
+                        if let Some(prev) = i.checked_sub(1).and_then(word_at) {
+                            joined.push(format!("{prev}{low}"));
+                        }
+                        if let Some(next) = word_at(i + 1) {
+                            joined.push(format!("{low}{next}"));
+                        }
                         facts.content.push(Content {
                             canon: key.clone(),
                             low: t.low.clone(),
+                            joined,
                         });
                         Some(key)
                     }
@@ -1712,9 +1743,12 @@ impl PromptFacts {
             if t.kind == Kind::Symbol {
                 continue;
             }
+            let stemmed = stem(&t.low);
+            if let Some(synonym) = lex.synonym.get(&stemmed) {
+                facts.words.insert(synonym.clone());
+            }
             facts.words.insert(t.low.clone());
-            facts.words.insert(stem(&t.low));
-            facts.words.insert(canon(&t.low));
+            facts.words.insert(stemmed);
             if let Some(next) = toks.get(i + 1) {
                 if t.kind == Kind::Word && next.kind == Kind::Word {
                     facts.words.insert(format!("{}{}", t.low, next.low));
@@ -1952,11 +1986,16 @@ fn entity_scan(toks: &[Token], cat: &mut [Cat], entities: &mut Vec<String>) {
             continue;
         }
         let mut matched = 0;
-        for len in (1..=3).rev() {
+        let longest = if lex.place_first.contains(t.low.as_str()) { 3 } else { 1 };
+        for len in (1..=longest).rev() {
             if i + len > n || (i..i + len).any(|k| toks[k].kind != Kind::Word || cat[k] != Cat::Free) {
                 continue;
             }
-            let phrase = toks[i..i + len].iter().map(|x| x.low.as_str()).collect::<Vec<_>>().join(" ");
+            let phrase = if len == 1 {
+                t.low.clone()
+            } else {
+                toks[i..i + len].iter().map(|x| x.low.as_str()).collect::<Vec<_>>().join(" ")
+            };
             if lex.place.contains(phrase.as_str()) {
                 let ambiguous = lex.ambiguous_place.contains(phrase.as_str());
                 if !ambiguous || (t.cap && !t.start) || t.caps {
@@ -2053,13 +2092,19 @@ fn contains_seq(haystack: &[String], needle: &[String]) -> bool {
 }
 
 fn literal_in(literal: &Literal, other: &PromptFacts) -> bool {
-    other.literals.iter().any(|m| {
+    let same = |m: &Literal| {
         if literal.backtick && m.backtick {
             m.text == literal.text
         } else {
             m.text.to_lowercase() == literal.text.to_lowercase()
         }
-    }) || contains_seq(&other.lows, &literal.lows)
+    };
+    if other.literals.iter().any(same) {
+        return true;
+    }
+    // The same code between backticks in another case is other code (`String` / `string`).
+    let recased = literal.backtick && other.literals.iter().any(|m| m.backtick && m.lows == literal.lows);
+    !recased && contains_seq(&other.lows, &literal.lows)
 }
 
 fn code_in(raw: &str, backtick: bool, other: &PromptFacts) -> bool {
@@ -2268,55 +2313,59 @@ fn single_block_move(perm: &[usize]) -> bool {
             run_starts.push(v);
         }
     }
-    let mut sorted = run_starts.clone();
-    sorted.sort_unstable();
-    let ranks: Vec<usize> = run_starts
-        .iter()
-        .map(|v| sorted.iter().position(|s| s == v).unwrap_or(0))
-        .collect();
-    if ranks.len() <= 2 {
+    if run_starts.len() <= 2 {
         return true;
     }
-    (0..ranks.len()).any(|skip| {
-        let rest: Vec<usize> = ranks.iter().enumerate().filter(|(i, _)| *i != skip).map(|(_, r)| *r).collect();
+    // One moved block leaves the runs in value order except for one of them; more than four
+    // runs cannot come from one move.
+    if run_starts.len() > 4 {
+        return false;
+    }
+    (0..run_starts.len()).any(|skip| {
+        let rest: Vec<usize> = run_starts.iter().enumerate().filter(|(i, _)| *i != skip).map(|(_, r)| *r).collect();
         rest.windows(2).all(|w| w[0] < w[1])
     })
 }
 
 fn check_order(a: &PromptFacts, b: &PromptFacts) -> Option<String> {
-    let count = |items: &[String], key: &str| items.iter().filter(|i| *i == key).count();
     // Words that occur once in each prompt: repeated words have no single position.
-    let shared = |f: &PromptFacts| {
-        f.items
-            .iter()
-            .filter(|k| count(&a.items, k) == 1 && count(&b.items, k) == 1)
-            .cloned()
-            .collect::<Vec<_>>()
-    };
-    let (sa, sb) = (shared(a), shared(b));
+    fn counts(items: &[String]) -> HashMap<&str, usize> {
+        let mut m: HashMap<&str, usize> = HashMap::with_capacity_and_hasher(items.len(), Default::default());
+        for i in items {
+            *m.entry(i.as_str()).or_insert(0) += 1;
+        }
+        m
+    }
+    let (ca, cb) = (counts(&a.items), counts(&b.items));
+    let once = |k: &str| ca.get(k) == Some(&1) && cb.get(k) == Some(&1);
+    let sa: Vec<&str> = a.items.iter().map(String::as_str).filter(|k| once(k)).collect();
+    let sb: Vec<&str> = b.items.iter().map(String::as_str).filter(|k| once(k)).collect();
     if sa.len() < 3 {
         return None;
     }
-    let perm: Vec<usize> = sb.iter().filter_map(|k| sa.iter().position(|x| x == k)).collect();
+    let position: HashMap<&str, usize> = sa.iter().enumerate().map(|(i, k)| (*k, i)).collect();
+    let perm: Vec<usize> = sb.iter().filter_map(|k| position.get(k).copied()).collect();
     if single_block_move(&perm) {
         return None;
     }
-    let show = |s: &[String]| s.iter().take(6).cloned().collect::<Vec<_>>().join(" ");
+    let show = |s: &[&str]| s.iter().take(6).copied().collect::<Vec<_>>().join(" ");
     Some(format!("order: '{}' vs '{}'", show(&sa), show(&sb)))
 }
 
-/// One edit (insert, delete, substitute) or one swap of neighbours apart.
+/// A likely keyboard slip: one letter dropped, doubled or added, or two neighbours swapped,
+/// never at the first letter. Substituted letters and changed first letters are left out on
+/// purpose: they are how one real word becomes another ("capital"/"capitol",
+/// "molarity"/"molality", "ethanol"/"methanol"), while slips rarely touch the first letter.
 fn one_edit_apart(x: &str, y: &str) -> bool {
     let a: Vec<char> = x.chars().collect();
     let b: Vec<char> = y.chars().collect();
-    if a == b {
+    if a == b || a.first() != b.first() {
         return false;
     }
     let (la, lb) = (a.len(), b.len());
     if la == lb {
         let diffs: Vec<usize> = (0..la).filter(|&i| a[i] != b[i]).collect();
         return match diffs.as_slice() {
-            [_] => true,
             [i, j] => *j == i + 1 && a[*i] == b[*j] && a[*j] == b[*i],
             _ => false,
         };
@@ -2334,7 +2383,10 @@ fn check_alignment(a: &PromptFacts, b: &PromptFacts, tolerance: usize, typo_min_
     fn unexplained<'x>(x: &'x PromptFacts, y: &PromptFacts) -> Vec<&'x Content> {
         let mut out: Vec<&Content> = Vec::new();
         for c in &x.content {
-            if !y.words.contains(&c.canon) && !y.words.contains(&c.low) && !out.iter().any(|o| o.canon == c.canon) {
+            let explained = y.words.contains(&c.canon)
+                || y.words.contains(&c.low)
+                || c.joined.iter().any(|j| y.words.contains(j));
+            if !explained && !out.iter().any(|o| o.canon == c.canon) {
                 out.push(c);
             }
         }
@@ -2567,7 +2619,6 @@ mod tests {
         refuses(Rule::Alignment, "How do I cook rice?", "How do I cook rice in a pressure cooker at altitude?");
         accepts(Rule::Alignment, "How do I reverse a list in Python?", "hey quick q, how would i go about reversing a list in python");
         accepts(Rule::Alignment, "Where can I purchase stamps?", "Where can I buy stamps?");
-        accepts(Rule::Alignment, "How do I clean my oven?", "How do I clean my gas oven?");
         accepts(Rule::Alignment, "How do I make a sourdough starter?", "How do I make a sour dough starter?");
         accepts(Rule::Alignment, "How do I reset my password?", "How do I reset my pasword?");
         let no_typos = Verifier::new(VerifierConfig {
@@ -2576,11 +2627,15 @@ mod tests {
         });
         let verdict = no_typos.verify("How do I reset my password?", "How do I reset my pasword?", 1.0);
         assert!(verdict.reason.is_some_and(|r| r.starts_with("alignment")));
-        let strict = Verifier::new(VerifierConfig {
-            alignment_tolerance: 0,
+        // With the default tolerance (0) an added qualifier is refused; a tolerance of 1 lets one
+        // through but never a substitution.
+        assert!(!Verifier::default().verify("How do I cook rice?", "How do I cook brown rice?", 1.0).serve);
+        let lenient = Verifier::new(VerifierConfig {
+            alignment_tolerance: 1,
             ..VerifierConfig::default()
         });
-        assert!(!strict.verify("How do I clean my oven?", "How do I clean my gas oven?", 1.0).serve);
+        assert!(lenient.verify("How do I cook rice?", "How do I cook brown rice?", 1.0).serve);
+        assert!(!lenient.verify("How do I sort a list?", "How do I sort a tuple?", 1.0).serve);
     }
 
     #[test]
@@ -2645,7 +2700,9 @@ mod tests {
     fn edits() {
         assert!(one_edit_apart("password", "pasword"));
         assert!(one_edit_apart("capital", "captial"));
-        assert!(one_edit_apart("capital", "capitol"));
+        assert!(one_edit_apart("sleep", "sleeep"));
+        assert!(!one_edit_apart("capital", "capitol"));
+        assert!(!one_edit_apart("ethanol", "methanol"));
         assert!(!one_edit_apart("capital", "capital"));
         assert!(!one_edit_apart("increase", "decrease"));
         assert!(!one_edit_apart("austria", "australia"));
@@ -2658,6 +2715,7 @@ mod tests {
         assert_eq!(stem("dictionaries"), stem("dictionary"));
         assert_eq!(stem("using"), stem("use"));
         assert_eq!(stem("stopped"), stem("stop"));
+        assert_ne!(stem("grille"), stem("grill"));
         assert_eq!(canon("purchase"), canon("buy"));
     }
 }

@@ -95,7 +95,7 @@ pub fn read_alias(
 }
 
 /// One target: `"provider/model"` or `{ model = "provider/model", weight = N }`.
-fn read_target(
+pub(super) fn read_target(
     item: &Value,
     at: &str,
     providers: &[String],

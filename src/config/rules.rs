@@ -18,7 +18,6 @@
 //! model = "big-context"
 //! ```
 
-use super::keys::read_weight;
 use super::path::{index_path, key_path};
 use super::reader::{wrong_type, Errors, Fields};
 use super::AliasTarget;
@@ -452,7 +451,12 @@ fn read_to(
                 .iter()
                 .enumerate()
                 .filter_map(|(i, item)| {
-                    read_target(item, &index_path(&f.at("targets"), i), providers, errors)
+                    super::alias::read_target(
+                        item,
+                        &index_path(&f.at("targets"), i),
+                        providers,
+                        errors,
+                    )
                 })
                 .collect();
             (errors.0.len() == before).then_some(RouteTo::Targets(targets))
@@ -499,64 +503,6 @@ fn list_or_none(names: &[String]) -> String {
     } else {
         names.join(", ")
     }
-}
-
-/// One target: `"provider/model"` or `{ model = "provider/model", weight = N }`, with the same
-/// rules and messages as an alias target.
-fn read_target(
-    item: &Value,
-    at: &str,
-    providers: &[String],
-    errors: &mut Errors,
-) -> Option<AliasTarget> {
-    let (text, text_at, weight) = match item {
-        Value::String(s) => (s.clone(), at.to_string(), 1),
-        Value::Table(t) => {
-            let f = Fields::new(t, at);
-            f.deny_unknown(&["model", "weight"], &[], errors);
-            let weight = read_weight(&f, errors);
-            let model = f.str("model", errors);
-            if model.is_none() && f.get("model").is_none() {
-                errors.push(at, "missing required field 'model'");
-            }
-            (model?, f.at("model"), weight)
-        }
-        other => {
-            errors.push(
-                at,
-                wrong_type(
-                    "\"provider/model\" or { model = \"provider/model\", weight = N }",
-                    other,
-                ),
-            );
-            return None;
-        }
-    };
-    let Some((provider, model)) = text
-        .split_once('/')
-        .filter(|(p, m)| !p.is_empty() && !m.is_empty())
-    else {
-        errors.push(
-            text_at,
-            format!("target {text:?} must be \"provider/model\" with both parts non-empty"),
-        );
-        return None;
-    };
-    if !providers.iter().any(|p| p == provider) {
-        errors.push(
-            text_at,
-            format!(
-                "unknown provider '{provider}' in target {text:?} (configured providers: {})",
-                list_or_none(providers)
-            ),
-        );
-        return None;
-    }
-    Some(AliasTarget {
-        provider: provider.to_string(),
-        model: model.to_string(),
-        weight,
-    })
 }
 
 #[cfg(test)]
@@ -764,7 +710,7 @@ match = { model = [] }
             "routes[1].name: duplicate route name 'a b' (also routes[0])",
             "routes[2]: missing required field 'name' (the rule's name in logs and metrics)",
             "routes[2].to.targets[0]: unknown provider 'nope' in target \"nope/x\" (configured providers: openai, anthropic)",
-            "routes[2].to.targets[1]: target \"openai\" must be \"provider/model\" with both parts non-empty",
+            "routes[2].to.targets[1]: target \"openai\" must be \"provider/model\"",
             "routes[2].to.targets[2].weight: must be between 1 and 1000000, found 0",
             "routes[2].to.targets[2]: missing required field 'model'",
             "routes[2].to.targets[3]: expected \"provider/model\" or { model = \"provider/model\", weight = N }, found an integer",
