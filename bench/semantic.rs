@@ -53,7 +53,11 @@ fn near(base: &[f32], noise: &[f32]) -> Vec<f32> {
 /// Stand-in for the verifier: threshold on the similarity, then a cheap check that the two
 /// prompts' numbers agree (the real verifier's rules are token comparisons of this order of cost).
 fn verify_stub(similarity: f32, prompt: &str, cached_prompt: &str) -> bool {
-    let digits = |s: &str| s.bytes().filter(u8::is_ascii_digit).fold(0u64, |h, b| h * 31 + b as u64);
+    let digits = |s: &str| {
+        s.bytes()
+            .filter(u8::is_ascii_digit)
+            .fold(0u64, |h, b| h * 31 + b as u64)
+    };
     similarity >= 0.9 && digits(prompt) == digits(cached_prompt)
 }
 
@@ -67,7 +71,8 @@ fn build(q: Quantization, vectors: &[Vec<f32>]) -> SemanticIndex {
     let ix = SemanticIndex::new("bench", "model", &config).expect("index");
     let t = Instant::now();
     for (i, v) in vectors.iter().enumerate() {
-        ix.insert(i as u64, v, Duration::from_secs(86_400), 0).expect("insert");
+        ix.insert(i as u64, v, Duration::from_secs(86_400), 0)
+            .expect("insert");
     }
     let secs = t.elapsed().as_secs_f64();
     eprintln!(
@@ -124,7 +129,10 @@ fn bench_lookup(c: &mut Criterion) {
                     == Some(((i * 7919) % ENTRIES) as u64)
             })
             .count();
-        eprintln!("{q:?}: recall@1 of perturbed queries {:.3}", found as f64 / 1000.0);
+        eprintln!(
+            "{q:?}: recall@1 of perturbed queries {:.3}",
+            found as f64 / 1000.0
+        );
         percentiles(&ix, &queries, &format!("{q:?}"));
         let mut i = 0;
         group.bench_function(format!("{q:?}_100k_search_verify"), |b| {

@@ -49,7 +49,7 @@ fn parse_args() -> Result<Args, String> {
         out: StaticEmbedder::default_path(),
         corpus: Vec::new(),
         dim: 256,
-        epochs: 6,
+        epochs: 3,
         max_sentences: 200_000,
         cache: None,
     };
@@ -124,7 +124,12 @@ fn run() -> Result<(), String> {
 
     let taught = match args.cache.as_deref().map(Taught::read) {
         Some(Ok(t)) => {
-            println!("teacher outputs from {}", args.cache.as_deref().map_or_else(String::new, |p| p.display().to_string()));
+            println!(
+                "teacher outputs from {}",
+                args.cache
+                    .as_deref()
+                    .map_or_else(String::new, |p| p.display().to_string())
+            );
             t
         }
         _ => {
@@ -222,9 +227,13 @@ impl Taught {
             out.extend_from_slice(&(s.len() as u32).to_le_bytes());
             out.extend_from_slice(s.as_bytes());
             out.extend_from_slice(&(p.len() as u32).to_le_bytes());
-            p.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes()));
+            p.iter()
+                .for_each(|x| out.extend_from_slice(&x.to_le_bytes()));
         }
-        self.targets.iter().chain(&self.start).for_each(|x| out.extend_from_slice(&x.to_le_bytes()));
+        self.targets
+            .iter()
+            .chain(&self.start)
+            .for_each(|x| out.extend_from_slice(&x.to_le_bytes()));
         std::fs::write(path, out).map_err(|e| format!("{}: {e}", path.display()))
     }
 
@@ -244,14 +253,26 @@ impl Taught {
             let len = u64_at(take(4)?) as usize;
             sentences.push(String::from_utf8(take(len)?.to_vec()).map_err(|e| e.to_string())?);
             let k = u64_at(take(4)?) as usize;
-            pieces.push(take(4 * k)?.chunks_exact(4).map(|c| u64_at(c) as u32).collect());
+            pieces.push(
+                take(4 * k)?
+                    .chunks_exact(4)
+                    .map(|c| u64_at(c) as u32)
+                    .collect(),
+            );
         }
         let floats = |s: &[u8]| -> Vec<f32> {
-            s.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
+            s.chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect()
         };
         let targets = floats(take(n * D * 4)?);
         let start = floats(take(start_len * 4)?);
-        Ok(Self { sentences, pieces, targets, start })
+        Ok(Self {
+            sentences,
+            pieces,
+            targets,
+            start,
+        })
     }
 }
 
@@ -335,7 +356,12 @@ fn teach(args: &Args, teacher: &MiniLm, wp: &WordPiece) -> Result<Taught, String
     }
     println!("vocabulary pass: {vocab} pieces, {:.0?}", t.elapsed());
 
-    Ok(Taught { sentences, pieces, targets, start })
+    Ok(Taught {
+        sentences,
+        pieces,
+        targets,
+        start,
+    })
 }
 
 /// Fits `table` (vocab × D) and a bias by Adam on the cosine loss between

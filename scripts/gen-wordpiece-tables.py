@@ -11,6 +11,7 @@ character classes it relies on come from Python's `unicodedata` here, once:
   wordpiece.rs to keep the table small.
 
 Usage: python3 scripts/gen-wordpiece-tables.py > src/cache/wordpiece_tables.rs
+       rustfmt --edition 2021 src/cache/wordpiece_tables.rs
 """
 import sys
 import unicodedata as ud

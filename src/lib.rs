@@ -11,6 +11,7 @@
 //! - [`json_scan`]: one-pass JSON validation and field splicing for the passthrough path
 //! - [`error`]: the gateway's one error type
 
+pub mod cache;
 pub mod config;
 pub mod error;
 pub mod gateway;

@@ -210,7 +210,13 @@ impl SemanticIndex {
 
     /// Adds `vector` for `entry`, expiring `ttl` after `now_ms`. Replaces an earlier vector of
     /// the same entry. Sweeps expired entries first, then evicts the oldest while over capacity.
-    pub fn insert(&self, entry: u64, vector: &[f32], ttl: Duration, now_ms: u64) -> Result<(), String> {
+    pub fn insert(
+        &self,
+        entry: u64,
+        vector: &[f32],
+        ttl: Duration,
+        now_ms: u64,
+    ) -> Result<(), String> {
         if vector.len() != self.config.dim {
             return Err(format!(
                 "vector has {} dimensions, index {}",
@@ -239,7 +245,9 @@ impl SemanticIndex {
         // the configured capacity plus slack) so that reservations stay rare.
         let size = inner.index.size();
         if size >= inner.index.capacity() {
-            let want = (size.max(64) * 2).min(self.config.capacity + 64).max(size + 1);
+            let want = (size.max(64) * 2)
+                .min(self.config.capacity + 64)
+                .max(size + 1);
             inner
                 .index
                 .reserve_capacity_and_threads(want, self.config.threads.max(1))
@@ -407,11 +415,17 @@ impl IndexSet {
     /// The index of (`namespace`, `model`), if one exists.
     pub fn get(&self, namespace: &str, model: &str) -> Option<Arc<SemanticIndex>> {
         let map = self.indexes.read().unwrap_or_else(|p| p.into_inner());
-        map.get(namespace).and_then(|m| m.get(model)).map(Arc::clone)
+        map.get(namespace)
+            .and_then(|m| m.get(model))
+            .map(Arc::clone)
     }
 
     /// The index of (`namespace`, `model`), created empty if missing.
-    pub fn get_or_create(&self, namespace: &str, model: &str) -> Result<Arc<SemanticIndex>, String> {
+    pub fn get_or_create(
+        &self,
+        namespace: &str,
+        model: &str,
+    ) -> Result<Arc<SemanticIndex>, String> {
         if let Some(ix) = self.get(namespace, model) {
             return Ok(ix);
         }
@@ -530,7 +544,12 @@ impl IndexSet {
     /// Refuses a directory saved with another embedder or dimension (its vectors would be
     /// meaningless next to the new ones). Entries already expired at `now_ms` are dropped.
     /// A directory without a manifest gives an empty set (first start).
-    pub fn load(dir: &Path, embedder: &str, config: IndexConfig, now_ms: u64) -> Result<Self, String> {
+    pub fn load(
+        dir: &Path,
+        embedder: &str,
+        config: IndexConfig,
+        now_ms: u64,
+    ) -> Result<Self, String> {
         let set = Self::new(embedder, config);
         if !dir.join(MANIFEST).exists() {
             return Ok(set);
@@ -580,7 +599,10 @@ impl IndexSet {
                 inner.next_key = f.next_key;
                 for [key, entry, inserted_ms, expires_ms] in f.entries {
                     if !inner.index.contains(key) {
-                        return Err(format!("{}: key {key} missing from the graph", path.display()));
+                        return Err(format!(
+                            "{}: key {key} missing from the graph",
+                            path.display()
+                        ));
                     }
                     inner.meta.insert(
                         key,
@@ -595,7 +617,9 @@ impl IndexSet {
                 }
                 sweep_expired(inner, now_ms)?;
             }
-            map.entry(f.namespace).or_default().insert(f.model, Arc::new(ix));
+            map.entry(f.namespace)
+                .or_default()
+                .insert(f.model, Arc::new(ix));
         }
         *set.indexes.write().unwrap_or_else(|p| p.into_inner()) = map;
         Ok(set)
@@ -676,7 +700,11 @@ mod tests {
             let hits = ix.search(&vs[42], 3, 2).expect("search");
             assert_eq!(hits[0].entry, 1042, "{q:?}");
             let tol = if q == Quantization::I8 { 0.02 } else { 1e-3 };
-            assert!((hits[0].similarity - 1.0).abs() < tol, "{q:?} {}", hits[0].similarity);
+            assert!(
+                (hits[0].similarity - 1.0).abs() < tol,
+                "{q:?} {}",
+                hits[0].similarity
+            );
             assert!(hits[1].similarity <= hits[0].similarity);
             assert_eq!(hits[0].inserted_ms, 1);
             assert!(ix.remove(1042).expect("remove"));
@@ -713,8 +741,10 @@ mod tests {
     fn ttl_expiry() {
         let ix = SemanticIndex::new("ns", "m", &config(16, 100, Quantization::F16)).expect("index");
         let vs = unit_vectors(3, 16, 11);
-        ix.insert(1, &vs[0], Duration::from_secs(10), 1_000).expect("insert");
-        ix.insert(2, &vs[1], Duration::from_secs(100), 1_000).expect("insert");
+        ix.insert(1, &vs[0], Duration::from_secs(10), 1_000)
+            .expect("insert");
+        ix.insert(2, &vs[1], Duration::from_secs(100), 1_000)
+            .expect("insert");
         // Live before the TTL, invisible after it even before any sweep.
         assert_eq!(ix.search(&vs[0], 1, 10_999).expect("search")[0].entry, 1);
         assert!(ix
@@ -753,14 +783,24 @@ mod tests {
     fn namespaces_and_models_are_separate() {
         let set = IndexSet::new("toy", config(16, 100, Quantization::F16));
         let vs = unit_vectors(2, 16, 9);
-        set.insert("team-a", "gpt-4o", 1, &vs[0], DAY, 0).expect("insert");
-        set.insert("team-b", "gpt-4o", 2, &vs[1], DAY, 0).expect("insert");
-        set.insert("team-a", "claude", 3, &vs[1], DAY, 0).expect("insert");
-        let a = set.search("team-a", "gpt-4o", &vs[1], 5, 0).expect("search");
+        set.insert("team-a", "gpt-4o", 1, &vs[0], DAY, 0)
+            .expect("insert");
+        set.insert("team-b", "gpt-4o", 2, &vs[1], DAY, 0)
+            .expect("insert");
+        set.insert("team-a", "claude", 3, &vs[1], DAY, 0)
+            .expect("insert");
+        let a = set
+            .search("team-a", "gpt-4o", &vs[1], 5, 0)
+            .expect("search");
         assert_eq!(a.iter().map(|h| h.entry).collect::<Vec<_>>(), vec![1]);
-        let b = set.search("team-b", "gpt-4o", &vs[0], 5, 0).expect("search");
+        let b = set
+            .search("team-b", "gpt-4o", &vs[0], 5, 0)
+            .expect("search");
         assert_eq!(b.iter().map(|h| h.entry).collect::<Vec<_>>(), vec![2]);
-        assert!(set.search("team-c", "gpt-4o", &vs[0], 5, 0).expect("search").is_empty());
+        assert!(set
+            .search("team-c", "gpt-4o", &vs[0], 5, 0)
+            .expect("search")
+            .is_empty());
         assert_eq!(set.len(), 3);
     }
 
@@ -774,7 +814,8 @@ mod tests {
             let ns = if i % 2 == 0 { "even" } else { "odd" };
             // Entries 0..10 expire at 5_000, the rest live for a day.
             let ttl = if i < 10 { Duration::from_secs(4) } else { DAY };
-            set.insert(ns, "m", i as u64, v, ttl, 1_000).expect("insert");
+            set.insert(ns, "m", i as u64, v, ttl, 1_000)
+                .expect("insert");
         }
         set.save(&dir).expect("save");
         // A second save replaces the first and cleans its files.
@@ -796,9 +837,17 @@ mod tests {
         }
         // Inserting after a load continues with fresh keys and keeps old entries.
         let extra = unit_vectors(1, 24, 99);
-        loaded.insert("even", "m", 9_999, &extra[0], DAY, 3_000).expect("insert");
-        assert_eq!(loaded.search("even", "m", &extra[0], 1, 3_000).expect("s")[0].entry, 9_999);
-        assert_eq!(loaded.search("even", "m", &vs[20], 1, 3_000).expect("s")[0].entry, 20);
+        loaded
+            .insert("even", "m", 9_999, &extra[0], DAY, 3_000)
+            .expect("insert");
+        assert_eq!(
+            loaded.search("even", "m", &extra[0], 1, 3_000).expect("s")[0].entry,
+            9_999
+        );
+        assert_eq!(
+            loaded.search("even", "m", &vs[20], 1, 3_000).expect("s")[0].entry,
+            20
+        );
 
         // Loading after the short TTL drops those entries.
         let later = IndexSet::load(&dir, "toy-24", cfg.clone(), 6_000).expect("load");

@@ -111,7 +111,10 @@ impl MiniLm {
     /// as distillation, where batching amortizes the per-call overhead.
     pub fn embed_batch(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, String> {
         let states = self.token_states(texts)?;
-        Ok(states.iter().map(|s| pool_and_normalize(&s.states)).collect())
+        Ok(states
+            .iter()
+            .map(|s| pool_and_normalize(&s.states))
+            .collect())
     }
 
     /// The encoder's last hidden state for every token of every text (one padded forward

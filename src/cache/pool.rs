@@ -103,11 +103,7 @@ impl EmbedPool {
     /// Starts `workers` threads (at least one) sharing `embedder`, behind a queue of `queue`
     /// jobs (at least one). A queue of a few jobs per worker is enough: a deeper one only adds
     /// waiting time to requests that would be faster as misses.
-    pub fn new(
-        embedder: Arc<dyn Embedder>,
-        workers: usize,
-        queue: usize,
-    ) -> std::io::Result<Self> {
+    pub fn new(embedder: Arc<dyn Embedder>, workers: usize, queue: usize) -> std::io::Result<Self> {
         let (tx, rx) = crossbeam_channel::bounded::<Job>(queue.max(1));
         let stats = Arc::new(Stats::default());
         let mut handles = Vec::with_capacity(workers.max(1));
@@ -152,7 +148,10 @@ impl EmbedPool {
 
     /// Queues `task` to run on a worker (fire and forget), e.g. an index insert after a
     /// response. A full queue returns [`PoolError::Saturated`] immediately.
-    pub fn try_run(&self, task: impl FnOnce(&dyn Embedder) + Send + 'static) -> Result<(), PoolError> {
+    pub fn try_run(
+        &self,
+        task: impl FnOnce(&dyn Embedder) + Send + 'static,
+    ) -> Result<(), PoolError> {
         self.try_send(Job::Run(Box::new(task)))
     }
 
@@ -230,7 +229,11 @@ fn worker(rx: Receiver<Job>, embedder: Arc<dyn Embedder>, stats: Arc<Stats>) {
                     embedder.embed(&text)
                 }))
                 .unwrap_or_else(|_| Err("embedder panicked".to_string()));
-                let counter = if out.is_ok() { &stats.done } else { &stats.failed };
+                let counter = if out.is_ok() {
+                    &stats.done
+                } else {
+                    &stats.failed
+                };
                 counter.fetch_add(1, Ordering::Relaxed);
                 let _ = reply.send(out);
             }
@@ -286,7 +289,10 @@ mod tests {
             match text {
                 "fail" => Err("no".into()),
                 "panic" => panic!("toy panic"),
-                _ => Ok(vec![text.len() as f32, text.bytes().next().unwrap_or(0) as f32]),
+                _ => Ok(vec![
+                    text.len() as f32,
+                    text.bytes().next().unwrap_or(0) as f32,
+                ]),
             }
         }
     }
@@ -321,7 +327,11 @@ mod tests {
         let got: Vec<_> = pending.into_iter().map(block_on).collect();
         assert_eq!(
             got,
-            vec![Ok(vec![1.0, 97.0]), Ok(vec![2.0, 98.0]), Ok(vec![3.0, 99.0])]
+            vec![
+                Ok(vec![1.0, 97.0]),
+                Ok(vec![2.0, 98.0]),
+                Ok(vec![3.0, 99.0])
+            ]
         );
         assert_eq!(
             block_on(pool.try_embed("fail").expect("queued")),
@@ -332,14 +342,20 @@ mod tests {
             block_on(pool.try_embed("panic").expect("queued")),
             Err(PoolError::Failed(_))
         ));
-        assert_eq!(block_on(pool.try_embed("z").expect("queued")), Ok(vec![1.0, 122.0]));
+        assert_eq!(
+            block_on(pool.try_embed("z").expect("queued")),
+            Ok(vec![1.0, 122.0])
+        );
         // Fire-and-forget tasks run with the embedder.
         let (tx, rx) = mpsc::channel();
         pool.try_run(move |e| {
             let _ = tx.send(e.embed("xy"));
         })
         .expect("queued");
-        assert_eq!(rx.recv_timeout(Duration::from_secs(5)), Ok(Ok(vec![2.0, 120.0])));
+        assert_eq!(
+            rx.recv_timeout(Duration::from_secs(5)),
+            Ok(Ok(vec![2.0, 120.0]))
+        );
         assert_eq!(pool.saturated_total(), 0);
         // The task's own count may land just after its message; the four embeddings are counted.
         assert!(pool.completed_total() >= 4);
@@ -390,7 +406,10 @@ mod tests {
         let pool = EmbedPool::new(Arc::clone(&embedder), 3, 4).expect("pool");
         // One reference per worker plus the test's own.
         assert_eq!(Arc::strong_count(&embedder), 3 + 1);
-        assert_eq!(block_on(pool.try_embed("a").expect("queued")), Ok(vec![1.0, 97.0]));
+        assert_eq!(
+            block_on(pool.try_embed("a").expect("queued")),
+            Ok(vec![1.0, 97.0])
+        );
         drop(pool);
         // Every worker has exited and released its reference.
         assert_eq!(Arc::strong_count(&embedder), 1);

@@ -271,10 +271,12 @@ mod tests {
 
     /// A 4-dim toy table: "cat"/"kitten" close, "car" elsewhere.
     fn toy() -> StaticEmbedder {
-        let tokens: Vec<String> = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "cat", "kitten", "car", "the"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        let tokens: Vec<String> = [
+            "[PAD]", "[UNK]", "[CLS]", "[SEP]", "cat", "kitten", "car", "the",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
         #[rustfmt::skip]
         let rows = [
             0.0, 0.0, 0.0, 0.0,
@@ -314,7 +316,10 @@ mod tests {
         assert_eq!(back.name(), "toy-4");
         assert_eq!(back.embed("the cat"), e.embed("the cat"));
         for cut in [0, 7, 8, 20, bytes.len() - 1] {
-            assert!(StaticEmbedder::from_bytes(&bytes[..cut]).is_err(), "cut {cut}");
+            assert!(
+                StaticEmbedder::from_bytes(&bytes[..cut]).is_err(),
+                "cut {cut}"
+            );
         }
         let mut bad = bytes.clone();
         bad[0] = b'X';
@@ -329,5 +334,45 @@ mod tests {
         let e = toy();
         let ids = e.piece_ids(&"cat ".repeat(1000));
         assert_eq!(ids.len(), 254);
+    }
+}
+
+/// Checks of the distilled table itself, when `scripts/build-static-embedder.sh` has written
+/// it (it is generated, not committed, so its absence only skips these checks).
+#[cfg(test)]
+mod distilled {
+    use super::*;
+    use crate::cache::embedder::cosine;
+
+    #[test]
+    fn paraphrases_score_above_unrelated_pairs() {
+        let path = StaticEmbedder::default_path();
+        let Ok(e) = StaticEmbedder::load(&path) else {
+            eprintln!("skipped: no distilled table at {}", path.display());
+            return;
+        };
+        assert_eq!(e.dim(), 256);
+        let v = |t: &str| e.embed(t).expect("embed");
+        let cases = [
+            (
+                "How do I reset my password?",
+                "What are the steps to change my password?",
+                "What is the boiling point of water?",
+            ),
+            (
+                "Tell me a joke about cats",
+                "Say something funny about cats",
+                "Explain how a diesel engine works",
+            ),
+            (
+                "What is the capital of France?",
+                "Which city is France's capital?",
+                "How many legs does a spider have?",
+            ),
+        ];
+        for (a, para, other) in cases {
+            let (sp, so) = (cosine(&v(a), &v(para)), cosine(&v(a), &v(other)));
+            assert!(sp > so + 0.3, "{a}: {sp} vs {so}");
+        }
     }
 }

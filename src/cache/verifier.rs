@@ -178,7 +178,11 @@ impl Verifier {
     /// The verdict for serving the answer cached for prompt `a` to prompt `b`, whose embeddings
     /// have cosine `similarity`.
     pub fn verify(&self, a: &str, b: &str, similarity: f32) -> Verdict {
-        self.verify_facts(&PromptFacts::analyze(a), &PromptFacts::analyze(b), similarity)
+        self.verify_facts(
+            &PromptFacts::analyze(a),
+            &PromptFacts::analyze(b),
+            similarity,
+        )
     }
 
     /// As [`Verifier::verify`], with prompts analyzed beforehand (the cache can keep the facts of
@@ -254,130 +258,81 @@ impl Verifier {
 
 /// Function words: never content, never compared by alignment. Negation cues and directional
 /// prepositions are here too, because their own rules compare them.
+#[rustfmt::skip]
 const STOP_WORDS: &[&str] = &[
-    "a", "an", "the", "is", "are", "was", "were", "be", "been", "being", "am", "do", "does",
-    "did", "doing", "done", "have", "has", "had", "having", "i", "me", "my", "mine", "myself",
-    "we", "our", "ours", "us", "you", "your", "yours", "u", "ur", "it", "its", "itself", "they",
-    "them", "their", "theirs", "he", "him", "his", "she", "her", "hers", "this", "that", "these",
-    "those", "there", "here", "what", "whats", "which", "who", "whom", "whose", "when", "where",
-    "why", "how", "to", "of", "in", "on", "at", "for", "by", "with", "from", "into", "onto",
-    "about", "as", "and", "or", "but", "if", "then", "so", "than", "too", "very", "can", "could",
-    "will", "would", "shall", "should", "may", "might", "must", "any", "some", "such", "own",
-    "same", "also", "just", "get", "gets", "got", "getting", "go", "goes", "going", "gone",
-    "via", "per", "each", "every", "all", "both", "either", "other", "another", "up", "out",
-    "off", "over", "under", "again", "once", "not", "no", "never", "without", "nor", "non",
-    "towards", "toward", "vs", "versus", "against", "between", "among", "while", "during",
-    "before", "after", "until", "till", "since", "within", "through", "because", "whether",
-    "re", "etc", "eg", "ie", "yes", "yeah", "do", "one's", "someone", "something", "anything",
-    "anyone", "somebody", "anybody", "thing", "things", "stuff", "lot", "lots", "bit", "way",
-    "ways", "s", "t", "d", "ll", "m", "ve",
+    "a", "an", "the", "is", "are", "was", "were", "be", "been", "being", "am", "do", "does", "did",
+    "doing", "done", "have", "has", "had", "having", "i", "me", "my", "mine", "myself", "we", "our",
+    "ours", "us", "you", "your", "yours", "u", "ur", "it", "its", "itself", "they", "them", "their",
+    "theirs", "he", "him", "his", "she", "her", "hers", "this", "that", "these", "those", "there",
+    "here", "what", "whats", "which", "who", "whom", "whose", "when", "where", "why", "how", "to",
+    "of", "in", "on", "at", "for", "by", "with", "from", "into", "onto", "about", "as", "and", "or",
+    "but", "if", "then", "so", "than", "too", "very", "can", "could", "will", "would", "shall",
+    "should", "may", "might", "must", "any", "some", "such", "own", "same", "also", "just", "get",
+    "gets", "got", "getting", "go", "goes", "going", "gone", "via", "per", "each", "every", "all",
+    "both", "either", "other", "another", "up", "out", "off", "over", "under", "again", "once",
+    "not", "no", "never", "without", "nor", "non", "towards", "toward", "vs", "versus", "against",
+    "between", "among", "while", "during", "before", "after", "until", "till", "since", "within",
+    "through", "because", "whether", "re", "etc", "eg", "ie", "yes", "yeah", "do", "one's",
+    "someone", "something", "anything", "anyone", "somebody", "anybody", "thing", "things", "stuff",
+    "lot", "lots", "bit", "way", "ways", "s", "t", "d", "ll", "m", "ve",
 ];
 
 /// Words that carry tone or politeness, not content: dropping or adding them does not change
 /// the answer ("please explain X" asks what "X?" asks).
+#[rustfmt::skip]
 const FILLERS: &[&str] = &[
     "please", "pls", "plz", "kindly", "thanks", "thx", "hey", "hi", "hello", "ok", "okay",
     "actually", "really", "exactly", "basically", "simply", "quick", "quickly", "q", "question",
-    "wondering", "wonder", "curious", "tell", "explain", "explanation", "describe", "know",
-    "want", "wanted", "like", "need", "help", "helps", "ugh", "hmm", "um", "well", "mind", "let",
-    "able", "possible", "provide", "give", "show", "inquire", "ask", "wish",
-    "generally", "usually", "typically", "exact", "detail", "details", "briefly",
-    "concept", "idea", "term", "meaning", "mean", "means", "definition", "define", "purpose",
-    "procedure", "process", "guide", "overview", "summary", "correct", "proper", "properly",
-    "right", "best", "good", "ideal", "recommended", "easy", "easiest", "simple", "simplest",
-    "anyway", "somehow", "walk",
-    "considered", "count", "counts", "supposed", "new", "start", "make", "do", "use", "using",
-    "find", "see", "check", "look", "looks", "happen", "happens", "work", "works", "way",
-    "ever", "even", "still", "already", "much", "many",
+    "wondering", "wonder", "curious", "tell", "explain", "explanation", "describe", "know", "want",
+    "wanted", "like", "need", "help", "helps", "ugh", "hmm", "um", "well", "mind", "let", "able",
+    "possible", "provide", "give", "show", "inquire", "ask", "wish", "generally", "usually",
+    "typically", "exact", "detail", "details", "briefly", "concept", "idea", "term", "meaning",
+    "mean", "means", "definition", "define", "purpose", "procedure", "process", "guide", "overview",
+    "summary", "correct", "proper", "properly", "right", "best", "good", "ideal", "recommended",
+    "easy", "easiest", "simple", "simplest", "anyway", "somehow", "walk", "considered", "count",
+    "counts", "supposed", "new", "start", "make", "do", "use", "using", "find", "see", "check",
+    "look", "looks", "happen", "happens", "work", "works", "way", "ever", "even", "still",
+    "already", "much", "many",
     // Generic task verbs: "convert 5 miles to km" asks what "5 miles in km" asks.
     "create", "convert", "calculate", "compute", "determine", "take",
 ];
 
 /// Words treated as the same for alignment. The first word of each row is the canonical form.
 /// General English and programming variants; spelling variants (British/American) too.
+#[rustfmt::skip]
 const SYNONYMS: &[&[&str]] = &[
-    &["buy", "purchase", "bought", "purchased"],
-    &["obtain", "receive", "acquire"],
-    &["repair", "fix", "mend"],
-    &["resolve", "solve"],
+    &["buy", "purchase", "bought", "purchased"], &["obtain", "receive", "acquire"],
+    &["repair", "fix", "mend"], &["resolve", "solve"],
     &["remove", "delete", "erase", "eliminate", "rid"],
-    &["change", "modify", "alter", "update", "edit"],
-    &["display", "show"],
-    &["begin", "start", "commence"],
-    &["stop", "halt", "cease", "prevent"],
-    &["finish", "end", "complete"],
-    &["require", "requirement"],
-    &["assist", "help"],
-    &["locate", "find"],
-    &["exit", "quit", "leave"],
-    &["big", "large", "huge"],
-    &["small", "little", "tiny"],
-    &["fast", "quick", "rapid", "speedy"],
-    &["faster", "quicker"],
-    &["fastest", "quickest"],
-    &["cheap", "inexpensive", "affordable", "cheaper", "cheapest"],
-    &["main", "primary", "principal", "major", "chief", "key"],
-    &["car", "automobile"],
-    &["doctor", "physician"],
-    &["child", "kid", "children", "kids"],
-    &["write", "wrote", "written", "author", "writer"],
-    &["symptom", "sign"],
-    &["problem", "issue", "trouble"],
-    &["photo", "picture", "image", "pic"],
-    &["movie", "film"],
-    &["trip", "journey"],
-    &["flight", "fly", "flying", "flies"],
-    &["cost", "price", "pricing"],
-    &["pay", "payment", "paid"],
-    &["allow", "permit", "permitted", "allowed"],
-    &["learn", "study"],
-    &["home", "house"],
-    &["employee", "worker", "staff"],
-    &["manager", "boss"],
-    &["trash", "garbage", "rubbish"],
-    &["sick", "ill"],
+    &["change", "modify", "alter", "update", "edit"], &["display", "show"],
+    &["begin", "start", "commence"], &["stop", "halt", "cease", "prevent"],
+    &["finish", "end", "complete"], &["require", "requirement"], &["assist", "help"],
+    &["locate", "find"], &["exit", "quit", "leave"], &["big", "large", "huge"],
+    &["small", "little", "tiny"], &["fast", "quick", "rapid", "speedy"], &["faster", "quicker"],
+    &["fastest", "quickest"], &["cheap", "inexpensive", "affordable", "cheaper", "cheapest"],
+    &["main", "primary", "principal", "major", "chief", "key"], &["car", "automobile"],
+    &["doctor", "physician"], &["child", "kid", "children", "kids"],
+    &["write", "wrote", "written", "author", "writer"], &["symptom", "sign"],
+    &["problem", "issue", "trouble"], &["photo", "picture", "image", "pic"], &["movie", "film"],
+    &["trip", "journey"], &["flight", "fly", "flying", "flies"], &["cost", "price", "pricing"],
+    &["pay", "payment", "paid"], &["allow", "permit", "permitted", "allowed"], &["learn", "study"],
+    &["home", "house"], &["employee", "worker", "staff"], &["manager", "boss"],
+    &["trash", "garbage", "rubbish"], &["sick", "ill"],
     &["pain", "hurt", "hurts", "ache", "aches", "sore"],
-    &["medication", "medicine", "drug", "meds"],
-    &["calculate", "compute", "calculation"],
-    &["formula", "equation"],
-    &["people", "person", "persons", "folks"],
-    &["amount", "quantity"],
-    &["enough", "sufficient"],
-    &["maximum", "max"],
-    &["minimum", "min"],
-    &["phone", "cellphone", "smartphone", "mobile"],
-    &["wifi", "wi-fi", "wireless"],
-    &["tire", "tyre"],
-    &["color", "colour"],
-    &["favorite", "favourite"],
-    &["center", "centre"],
-    &["gray", "grey"],
-    &["organize", "organise"],
-    &["analyze", "analyse", "analysis"],
-    &["license", "licence"],
-    &["dictionary", "dict"],
-    &["integer", "int"],
-    &["string", "str"],
-    &["repository", "repo"],
-    &["directory", "folder", "dir"],
-    &["function", "func", "fn"],
-    &["variable", "var"],
-    &["argument", "arg", "parameter", "param"],
-    &["environment", "env"],
-    &["configuration", "config"],
-    &["database", "db"],
-    &["application", "app"],
-    &["documentation", "docs", "doc"],
-    &["message", "msg"],
-    &["information", "info"],
-    &["number", "num"],
-    &["visit", "visiting"],
-    &["cause", "causes", "reason"],
-        &["abroad", "internationally", "international", "overseas"],
-    &["ship", "shipping", "shipment"],
-    &["cancel", "cancellation"],
-        &["create", "build"],
-    &["duplicate", "dupe"],
+    &["medication", "medicine", "drug", "meds"], &["calculate", "compute", "calculation"],
+    &["formula", "equation"], &["people", "person", "persons", "folks"], &["amount", "quantity"],
+    &["enough", "sufficient"], &["maximum", "max"], &["minimum", "min"],
+    &["phone", "cellphone", "smartphone", "mobile"], &["wifi", "wi-fi", "wireless"],
+    &["tire", "tyre"], &["color", "colour"], &["favorite", "favourite"], &["center", "centre"],
+    &["gray", "grey"], &["organize", "organise"], &["analyze", "analyse", "analysis"],
+    &["license", "licence"], &["dictionary", "dict"], &["integer", "int"], &["string", "str"],
+    &["repository", "repo"], &["directory", "folder", "dir"], &["function", "func", "fn"],
+    &["variable", "var"], &["argument", "arg", "parameter", "param"], &["environment", "env"],
+    &["configuration", "config"], &["database", "db"], &["application", "app"],
+    &["documentation", "docs", "doc"], &["message", "msg"], &["information", "info"],
+    &["number", "num"], &["visit", "visiting"], &["cause", "causes", "reason"],
+    &["abroad", "internationally", "international", "overseas"], &["ship", "shipping", "shipment"],
+    &["cancel", "cancellation"], &["create", "build"], &["duplicate", "dupe"],
     &["brew", "prepare", "preparing"],
 ];
 
@@ -394,6 +349,7 @@ struct Opp {
 /// (group, class, strong, words). "Strong" marks words whose mere presence matters (a prompt
 /// that adds "decrease" or "unsafe" asks something else); the unmarked default reading of a
 /// pair ("good", "safe", "new") is weak, because paraphrases add and drop it freely.
+#[rustfmt::skip]
 const OPPOSITIONS: &[(&str, u8, bool, &[&str])] = &[
     ("amount", 0, true, &["increase", "raise", "maximize", "boost", "exceed"]),
     ("amount", 0, false, &["more", "most", "greater", "higher", "high", "upper", "above", "up", "top", "rise", "grow", "gain", "win", "won", "over", "maximum", "max"]),
@@ -403,8 +359,7 @@ const OPPOSITIONS: &[(&str, u8, bool, &[&str])] = &[
     ("size", 1, false, &["small", "smaller", "smallest", "tiny", "shorter", "shortest"]),
     ("speed", 0, false, &["fast", "faster", "fastest", "quick", "quicker", "quickest", "rapid"]),
     ("speed", 1, false, &["slow", "slower", "slowest"]),
-    ("length", 0, false, &["long", "longer", "longest"]),
-    ("length", 1, false, &["short"]),
+    ("length", 0, false, &["long", "longer", "longest"]), ("length", 1, false, &["short"]),
     ("quality", 0, false, &["good", "better", "best", "great"]),
     ("quality", 1, false, &["bad", "worse", "worst", "poor"]),
     ("age", 0, false, &["old", "older", "oldest"]),
@@ -413,37 +368,27 @@ const OPPOSITIONS: &[(&str, u8, bool, &[&str])] = &[
     ("temperature", 1, false, &["cold", "colder", "cool", "cooler", "chilly"]),
     ("weight", 0, false, &["heavy", "heavier", "heaviest"]),
     ("weight", 1, false, &["light", "lighter", "lightest"]),
-    ("sequence", 0, true, &["before", "prior"]),
-    ("sequence", 1, true, &["after", "afterwards"]),
-    ("sequence", 2, false, &["within"]),
-    ("sequence", 3, false, &["until", "till"]),
-    ("sequence", 4, false, &["since"]),
-    ("timing", 0, false, &["early", "earlier", "earliest"]),
-    ("timing", 1, false, &["late", "later", "latest"]),
-    ("side", 0, false, &["left"]),
-    ("side", 1, false, &["right"]),
-    ("compass", 0, true, &["north", "northern"]),
-    ("compass", 1, true, &["south", "southern"]),
-    ("compass", 2, true, &["east", "eastern"]),
-    ("compass", 3, true, &["west", "western"]),
-    ("sort", 0, true, &["ascending", "asc"]),
+    ("sequence", 0, true, &["before", "prior"]), ("sequence", 1, true, &["after", "afterwards"]),
+    ("sequence", 2, false, &["within"]), ("sequence", 3, false, &["until", "till"]),
+    ("sequence", 4, false, &["since"]), ("timing", 0, false, &["early", "earlier", "earliest"]),
+    ("timing", 1, false, &["late", "later", "latest"]), ("side", 0, false, &["left"]),
+    ("side", 1, false, &["right"]), ("compass", 0, true, &["north", "northern"]),
+    ("compass", 1, true, &["south", "southern"]), ("compass", 2, true, &["east", "eastern"]),
+    ("compass", 3, true, &["west", "western"]), ("sort", 0, true, &["ascending", "asc"]),
     ("sort", 1, true, &["descending", "desc"]),
     ("flow", 0, true, &["import", "input", "inbound", "incoming", "ingress", "inflow"]),
     ("flow", 1, true, &["export", "output", "outbound", "outgoing", "egress", "outflow"]),
     ("transfer", 0, true, &["send", "sent", "upload", "push"]),
     ("transfer", 1, true, &["receive", "received", "download", "pull"]),
-    ("trade", 0, true, &["buy", "bought", "purchase"]),
-    ("trade", 1, true, &["sell", "sold"]),
-    ("lending", 0, true, &["lend", "lent"]),
-    ("lending", 1, true, &["borrow"]),
+    ("trade", 0, true, &["buy", "bought", "purchase"]), ("trade", 1, true, &["sell", "sold"]),
+    ("lending", 0, true, &["lend", "lent"]), ("lending", 1, true, &["borrow"]),
     ("codec", 0, true, &["encrypt", "encode", "serialize", "compress", "zip", "pack", "lock", "mount", "marshal", "encryption", "encoding"]),
     ("codec", 1, true, &["decrypt", "decode", "deserialize", "decompress", "unzip", "unpack", "unlock", "unmount", "unmarshal", "decryption", "decoding"]),
     ("install", 0, false, &["install", "installation"]),
     ("install", 1, true, &["uninstall", "reinstall"]),
     ("edit", 0, false, &["add", "insert", "append"]),
     ("edit", 1, true, &["remove", "delete", "erase", "rid", "eliminate"]),
-    ("switch", 0, true, &["enable", "activate"]),
-    ("switch", 1, true, &["disable", "deactivate"]),
+    ("switch", 0, true, &["enable", "activate"]), ("switch", 1, true, &["disable", "deactivate"]),
     ("link", 0, false, &["connect", "subscribe", "follow", "attach", "login"]),
     ("link", 1, true, &["disconnect", "unsubscribe", "unfollow", "detach", "logout"]),
     ("scope", 0, false, &["include", "including", "included"]),
@@ -460,20 +405,14 @@ const OPPOSITIONS: &[(&str, u8, bool, &[&str])] = &[
     ("truth", 1, true, &["false", "incorrect", "wrong", "myth"]),
     ("outcome", 0, false, &["pass", "success", "successful", "succeed"]),
     ("outcome", 1, true, &["fail", "failure", "failed", "broken", "crash"]),
-    ("legality", 0, false, &["legal", "lawful"]),
-    ("legality", 1, true, &["illegal", "unlawful"]),
+    ("legality", 0, false, &["legal", "lawful"]), ("legality", 1, true, &["illegal", "unlawful"]),
     ("safety", 0, false, &["safe", "harmless", "healthy"]),
     ("safety", 1, true, &["unsafe", "dangerous", "harmful", "risky", "toxic", "unhealthy"]),
-    ("possibility", 0, false, &["possible"]),
-    ("possibility", 1, true, &["impossible", "unable"]),
-    ("eligibility", 0, false, &["eligible"]),
-    ("eligibility", 1, true, &["ineligible"]),
-    ("validity", 0, false, &["valid"]),
-    ("validity", 1, true, &["invalid", "void", "expired"]),
-    ("availability", 0, false, &["available"]),
-    ("availability", 1, true, &["unavailable"]),
-    ("ripeness", 0, false, &["ripe"]),
-    ("ripeness", 1, true, &["unripe", "overripe"]),
+    ("possibility", 0, false, &["possible"]), ("possibility", 1, true, &["impossible", "unable"]),
+    ("eligibility", 0, false, &["eligible"]), ("eligibility", 1, true, &["ineligible"]),
+    ("validity", 0, false, &["valid"]), ("validity", 1, true, &["invalid", "void", "expired"]),
+    ("availability", 0, false, &["available"]), ("availability", 1, true, &["unavailable"]),
+    ("ripeness", 0, false, &["ripe"]), ("ripeness", 1, true, &["unripe", "overripe"]),
     ("necessity", 0, false, &["required", "mandatory", "necessary", "compulsory"]),
     ("necessity", 1, true, &["optional", "unnecessary"]),
     ("sex", 0, true, &["male", "man", "men", "boy", "boys"]),
@@ -482,222 +421,174 @@ const OPPOSITIONS: &[(&str, u8, bool, &[&str])] = &[
     ("life-stage", 1, false, &["child", "children", "kid", "kids", "baby", "babies", "infant", "toddler"]),
     ("life-stage", 2, false, &["teen", "teens", "teenager", "teenagers", "adolescent"]),
     ("life-stage", 3, false, &["senior", "seniors", "elderly"]),
-    ("moisture", 0, false, &["oily", "wet", "moist", "humid"]),
-    ("moisture", 1, false, &["dry"]),
-    ("depth", 0, true, &["inner"]),
-    ("depth", 1, true, &["outer"]),
-    ("origin", 0, true, &["internal"]),
-    ("origin", 1, true, &["external"]),
-    ("visibility", 0, true, &["private"]),
-    ("visibility", 1, true, &["public"]),
-    ("reach", 0, true, &["local"]),
-    ("reach", 1, true, &["global", "remote"]),
-    ("binding", 0, true, &["static"]),
-    ("binding", 1, true, &["dynamic"]),
+    ("moisture", 0, false, &["oily", "wet", "moist", "humid"]), ("moisture", 1, false, &["dry"]),
+    ("depth", 0, true, &["inner"]), ("depth", 1, true, &["outer"]),
+    ("origin", 0, true, &["internal"]), ("origin", 1, true, &["external"]),
+    ("visibility", 0, true, &["private"]), ("visibility", 1, true, &["public"]),
+    ("reach", 0, true, &["local"]), ("reach", 1, true, &["global", "remote"]),
+    ("binding", 0, true, &["static"]), ("binding", 1, true, &["dynamic"]),
     ("concurrency", 0, true, &["sync", "synchronous", "synchronously"]),
     ("concurrency", 1, true, &["async", "asynchronous", "asynchronously"]),
     ("merit", 0, false, &["pro", "pros", "advantage", "advantages", "benefit", "benefits"]),
     ("merit", 1, false, &["con", "cons", "disadvantage", "disadvantages", "drawback", "drawbacks", "downside", "downsides", "risk", "risks"]),
     ("journey", 0, true, &["arrival", "arrive", "arrivals"]),
-    ("journey", 1, true, &["departure", "depart", "departures"]),
-    ("sun", 0, true, &["sunrise"]),
-    ("sun", 1, true, &["sunset"]),
-    ("position", 1, true, &["last", "final"]),
+    ("journey", 1, true, &["departure", "depart", "departures"]), ("sun", 0, true, &["sunrise"]),
+    ("sun", 1, true, &["sunset"]), ("position", 1, true, &["last", "final"]),
 ];
 
 /// Negation cues (after contractions are split: "can't" gives "can" and "not").
+#[rustfmt::skip]
 const NEGATIONS: &[&str] = &[
     "not", "no", "never", "none", "nobody", "nothing", "nowhere", "neither", "nor", "without",
     "non", "cannot",
 ];
 
 /// Arithmetic operators by class; symbols are matched too.
+#[rustfmt::skip]
 const OPERATORS: &[(&str, &[&str])] = &[
     ("plus", &["plus", "+", "add", "added", "adding", "sum"]),
     ("minus", &["minus", "subtract", "subtracted", "subtracting"]),
     ("times", &["times", "*", "×", "multiply", "multiplied", "multiplying", "product"]),
     ("divided", &["divide", "divided", "dividing", "÷", "quotient"]),
-    ("power", &["power", "^", "exponent"]),
-    ("squared", &["squared", "square"]),
-    ("cubed", &["cubed", "cube"]),
-    ("root", &["root", "sqrt"]),
+    ("power", &["power", "^", "exponent"]), ("squared", &["squared", "square"]),
+    ("cubed", &["cubed", "cube"]), ("root", &["root", "sqrt"]),
     ("modulo", &["mod", "modulo", "remainder"]),
 ];
 
 /// Units: surface forms (lower case) → canonical name. Single letters are only units right
 /// after a number (see `unit_at`).
+#[rustfmt::skip]
 const UNITS: &[(&str, &[&str])] = &[
     ("mm", &["mm", "millimeter", "millimeters", "millimetre", "millimetres"]),
     ("cm", &["cm", "centimeter", "centimeters", "centimetre", "centimetres"]),
     ("m", &["meter", "meters", "metre", "metres"]),
     ("km", &["km", "kms", "kilometer", "kilometers", "kilometre", "kilometres"]),
-    ("inch", &["inch", "inches", "\""]),
-    ("foot", &["ft", "foot", "feet"]),
-    ("yard", &["yd", "yds", "yard", "yards"]),
-    ("mile", &["mi", "mile", "miles"]),
-    ("mg", &["mg", "milligram", "milligrams"]),
-    ("mcg", &["mcg", "µg", "microgram", "micrograms"]),
+    ("inch", &["inch", "inches", "\""]), ("foot", &["ft", "foot", "feet"]),
+    ("yard", &["yd", "yds", "yard", "yards"]), ("mile", &["mi", "mile", "miles"]),
+    ("mg", &["mg", "milligram", "milligrams"]), ("mcg", &["mcg", "µg", "microgram", "micrograms"]),
     ("g", &["gram", "grams", "gr"]),
     ("kg", &["kg", "kgs", "kilo", "kilos", "kilogram", "kilograms"]),
-    ("lb", &["lb", "lbs", "pound", "pounds"]),
-    ("oz", &["oz", "ounce", "ounces"]),
-    ("ton", &["ton", "tons", "tonne", "tonnes"]),
-    ("stone", &["stone", "stones"]),
+    ("lb", &["lb", "lbs", "pound", "pounds"]), ("oz", &["oz", "ounce", "ounces"]),
+    ("ton", &["ton", "tons", "tonne", "tonnes"]), ("stone", &["stone", "stones"]),
     ("ml", &["ml", "milliliter", "milliliters", "millilitre", "millilitres"]),
-    ("l", &["liter", "liters", "litre", "litres"]),
-    ("gallon", &["gal", "gallon", "gallons"]),
-    ("quart", &["qt", "quart", "quarts"]),
-    ("pint", &["pt", "pint", "pints"]),
-    ("cup", &["cup", "cups"]),
-    ("tbsp", &["tbsp", "tablespoon", "tablespoons"]),
-    ("tsp", &["tsp", "teaspoon", "teaspoons"]),
-    ("stick", &["stick", "sticks"]),
-    ("celsius", &["celsius", "°c", "centigrade"]),
-    ("fahrenheit", &["fahrenheit", "°f"]),
-    ("kelvin", &["kelvin"]),
-    ("second", &["sec", "secs", "second", "seconds"]),
-    ("minute", &["minute", "minutes", "mins"]),
-    ("hour", &["hr", "hrs", "hour", "hours"]),
-    ("day", &["day", "days"]),
-    ("week", &["week", "weeks", "wk", "wks"]),
-    ("month", &["month", "months"]),
-    ("year", &["year", "years", "yr", "yrs"]),
-    ("decade", &["decade", "decades"]),
-    ("century", &["century", "centuries"]),
-    ("mph", &["mph"]),
-    ("km/h", &["km/h", "kph", "kmh", "kmph"]),
-    ("m/s", &["m/s"]),
-    ("knot", &["knot", "knots", "kn"]),
-    ("bit", &["bit", "bits"]),
-    ("byte", &["byte", "bytes"]),
-    ("kb", &["kb", "kilobyte", "kilobytes"]),
-    ("mb", &["mb", "megabyte", "megabytes"]),
-    ("gb", &["gb", "gigabyte", "gigabytes"]),
-    ("tb", &["tb", "terabyte", "terabytes"]),
-    ("kib", &["kib", "kibibyte", "kibibytes"]),
-    ("mib", &["mib", "mebibyte", "mebibytes"]),
-    ("gib", &["gib", "gibibyte", "gibibytes"]),
-    ("megabit", &["megabit", "megabits", "mbit"]),
-    ("mbps", &["mbps"]),
-    ("gbps", &["gbps"]),
-    ("kcal", &["kcal", "calorie", "calories", "cal"]),
-    ("kj", &["kj", "kilojoule", "kilojoules"]),
-    ("joule", &["joule", "joules"]),
-    ("kwh", &["kwh"]),
-    ("watt", &["watt", "watts"]),
-    ("kw", &["kw", "kilowatt", "kilowatts"]),
-    ("acre", &["acre", "acres"]),
-    ("hectare", &["hectare", "hectares", "ha"]),
-    ("percent", &["percent", "percentage", "%", "pct"]),
-    ("pixel", &["px", "pixel", "pixels"]),
-    ("dpi", &["dpi"]),
-    ("usd", &["usd", "dollar", "dollars", "$", "bucks"]),
-    ("eur", &["eur", "euro", "euros", "€"]),
-    ("gbp", &["gbp", "£", "sterling", "quid"]),
-    ("jpy", &["jpy", "yen", "¥"]),
-    ("cny", &["cny", "rmb", "yuan", "renminbi"]),
-    ("inr", &["inr", "rupee", "rupees"]),
-    ("chf", &["chf", "franc", "francs"]),
-    ("cad", &["cad"]),
-    ("aud", &["aud"]),
-    ("btc", &["btc", "bitcoin", "bitcoins"]),
-    ("eth", &["eth", "ether"]),
+    ("l", &["liter", "liters", "litre", "litres"]), ("gallon", &["gal", "gallon", "gallons"]),
+    ("quart", &["qt", "quart", "quarts"]), ("pint", &["pt", "pint", "pints"]),
+    ("cup", &["cup", "cups"]), ("tbsp", &["tbsp", "tablespoon", "tablespoons"]),
+    ("tsp", &["tsp", "teaspoon", "teaspoons"]), ("stick", &["stick", "sticks"]),
+    ("celsius", &["celsius", "°c", "centigrade"]), ("fahrenheit", &["fahrenheit", "°f"]),
+    ("kelvin", &["kelvin"]), ("second", &["sec", "secs", "second", "seconds"]),
+    ("minute", &["minute", "minutes", "mins"]), ("hour", &["hr", "hrs", "hour", "hours"]),
+    ("day", &["day", "days"]), ("week", &["week", "weeks", "wk", "wks"]),
+    ("month", &["month", "months"]), ("year", &["year", "years", "yr", "yrs"]),
+    ("decade", &["decade", "decades"]), ("century", &["century", "centuries"]), ("mph", &["mph"]),
+    ("km/h", &["km/h", "kph", "kmh", "kmph"]), ("m/s", &["m/s"]),
+    ("knot", &["knot", "knots", "kn"]), ("bit", &["bit", "bits"]), ("byte", &["byte", "bytes"]),
+    ("kb", &["kb", "kilobyte", "kilobytes"]), ("mb", &["mb", "megabyte", "megabytes"]),
+    ("gb", &["gb", "gigabyte", "gigabytes"]), ("tb", &["tb", "terabyte", "terabytes"]),
+    ("kib", &["kib", "kibibyte", "kibibytes"]), ("mib", &["mib", "mebibyte", "mebibytes"]),
+    ("gib", &["gib", "gibibyte", "gibibytes"]), ("megabit", &["megabit", "megabits", "mbit"]),
+    ("mbps", &["mbps"]), ("gbps", &["gbps"]), ("kcal", &["kcal", "calorie", "calories", "cal"]),
+    ("kj", &["kj", "kilojoule", "kilojoules"]), ("joule", &["joule", "joules"]), ("kwh", &["kwh"]),
+    ("watt", &["watt", "watts"]), ("kw", &["kw", "kilowatt", "kilowatts"]),
+    ("acre", &["acre", "acres"]), ("hectare", &["hectare", "hectares", "ha"]),
+    ("percent", &["percent", "percentage", "%", "pct"]), ("pixel", &["px", "pixel", "pixels"]),
+    ("dpi", &["dpi"]), ("usd", &["usd", "dollar", "dollars", "$", "bucks"]),
+    ("eur", &["eur", "euro", "euros", "€"]), ("gbp", &["gbp", "£", "sterling", "quid"]),
+    ("jpy", &["jpy", "yen", "¥"]), ("cny", &["cny", "rmb", "yuan", "renminbi"]),
+    ("inr", &["inr", "rupee", "rupees"]), ("chf", &["chf", "franc", "francs"]), ("cad", &["cad"]),
+    ("aud", &["aud"]), ("btc", &["btc", "bitcoin", "bitcoins"]), ("eth", &["eth", "ether"]),
 ];
 
 /// Words that make a different unit out of the next one ("square meter", "British pound").
+#[rustfmt::skip]
 const UNIT_MODIFIERS: &[&str] = &[
-    "square", "sq", "cubic", "nautical", "fluid", "fl", "british", "imperial", "metric",
-    "canadian", "australian", "us", "light",
+    "square", "sq", "cubic", "nautical", "fluid", "fl", "british", "imperial", "metric", "canadian",
+    "australian", "us", "light",
 ];
 
 /// Units with one letter that count only right after a number or a degree sign ("5 m", "180 C").
+#[rustfmt::skip]
 const LETTER_UNITS: &[(&str, &str)] = &[
-    ("m", "m"),
-    ("g", "g"),
-    ("l", "l"),
-    ("s", "second"),
-    ("h", "hour"),
-    ("c", "celsius"),
-    ("f", "fahrenheit"),
-    ("min", "minute"),
+    ("m", "m"), ("g", "g"), ("l", "l"), ("s", "second"), ("h", "hour"), ("c", "celsius"),
+    ("f", "fahrenheit"), ("min", "minute"),
 ];
 
 /// Number words.
+#[rustfmt::skip]
 const NUMBER_WORDS: &[(&str, u64)] = &[
     ("zero", 0), ("one", 1), ("two", 2), ("three", 3), ("four", 4), ("five", 5), ("six", 6),
     ("seven", 7), ("eight", 8), ("nine", 9), ("ten", 10), ("eleven", 11), ("twelve", 12),
     ("thirteen", 13), ("fourteen", 14), ("fifteen", 15), ("sixteen", 16), ("seventeen", 17),
     ("eighteen", 18), ("nineteen", 19), ("twenty", 20), ("thirty", 30), ("forty", 40),
-    ("fifty", 50), ("sixty", 60), ("seventy", 70), ("eighty", 80), ("ninety", 90),
-    ("dozen", 12), ("first", 1), ("third", 3), ("fourth", 4), ("fifth", 5), ("sixth", 6),
-    ("seventh", 7), ("eighth", 8), ("ninth", 9), ("tenth", 10), ("eleventh", 11),
-    ("twelfth", 12), ("twentieth", 20), ("hundredth", 100), ("once", 1), ("twice", 2),
-    ("thrice", 3), ("single", 1), ("double", 2), ("triple", 3), ("sixes", 6), ("fives", 5),
+    ("fifty", 50), ("sixty", 60), ("seventy", 70), ("eighty", 80), ("ninety", 90), ("dozen", 12),
+    ("first", 1), ("third", 3), ("fourth", 4), ("fifth", 5), ("sixth", 6), ("seventh", 7),
+    ("eighth", 8), ("ninth", 9), ("tenth", 10), ("eleventh", 11), ("twelfth", 12),
+    ("twentieth", 20), ("hundredth", 100), ("once", 1), ("twice", 2), ("thrice", 3), ("single", 1),
+    ("double", 2), ("triple", 3), ("sixes", 6), ("fives", 5),
 ];
 
 /// Multipliers among number words.
+#[rustfmt::skip]
 const NUMBER_SCALES: &[(&str, u64)] = &[
-    ("hundred", 100),
-    ("thousand", 1_000),
-    ("million", 1_000_000),
-    ("billion", 1_000_000_000),
+    ("hundred", 100), ("thousand", 1_000), ("million", 1_000_000), ("billion", 1_000_000_000),
     ("trillion", 1_000_000_000_000),
 ];
 
 /// Places, written in lower case: countries, US states, large cities, continents, regions.
 /// Multi-word names are matched as phrases. A prompt typed in lower case still names them.
+#[rustfmt::skip]
 const PLACES: &[&str] = &[
-    "afghanistan", "albania", "algeria", "andorra", "angola", "argentina", "armenia",
-    "australia", "austria", "azerbaijan", "bahamas", "bahrain", "bangladesh", "barbados",
-    "belarus", "belgium", "belize", "benin", "bhutan", "bolivia", "bosnia", "botswana", "brazil",
-    "brunei", "bulgaria", "burundi", "cambodia", "cameroon", "canada", "chile", "china",
-    "colombia", "congo", "costa rica", "croatia", "cuba", "cyprus", "czechia", "czech republic",
-    "denmark", "djibouti", "dominica", "ecuador", "egypt", "el salvador", "eritrea", "estonia",
-    "eswatini", "ethiopia", "fiji", "finland", "france", "gabon", "gambia", "georgia", "germany",
-    "ghana", "greece", "grenada", "guatemala", "guinea", "guyana", "haiti", "honduras",
-    "hungary", "iceland", "india", "indonesia", "iran", "iraq", "ireland", "israel", "italy",
-    "jamaica", "japan", "jordan", "kazakhstan", "kenya", "kiribati", "kosovo", "kuwait",
-    "kyrgyzstan", "laos", "latvia", "lebanon", "lesotho", "liberia", "libya", "liechtenstein",
-    "lithuania", "luxembourg", "madagascar", "malawi", "malaysia", "maldives", "mali", "malta",
-    "mauritania", "mauritius", "mexico", "moldova", "monaco", "mongolia", "montenegro",
-    "morocco", "mozambique", "myanmar", "namibia", "nauru", "nepal", "netherlands", "holland",
-    "new zealand", "nicaragua", "niger", "nigeria", "north korea", "norway", "oman", "pakistan",
-    "palau", "palestine", "panama", "paraguay", "peru", "philippines", "poland", "portugal",
-    "qatar", "romania", "russia", "rwanda", "samoa", "san marino", "saudi arabia", "senegal",
-    "serbia", "seychelles", "sierra leone", "singapore", "slovakia", "slovenia", "somalia",
-    "south africa", "south korea", "korea", "spain", "sri lanka", "sudan", "suriname", "sweden",
-    "switzerland", "syria", "taiwan", "tajikistan", "tanzania", "thailand", "togo", "tonga",
-    "trinidad", "tunisia", "turkey", "turkmenistan", "tuvalu", "uganda", "ukraine",
-    "united arab emirates", "uae", "united kingdom", "uk", "britain", "great britain", "england",
-    "scotland", "wales", "united states", "usa", "america", "uruguay", "uzbekistan", "vanuatu",
-    "vatican", "venezuela", "vietnam", "yemen", "zambia", "zimbabwe", "alabama", "alaska",
-    "arizona", "arkansas", "california", "colorado", "connecticut", "delaware", "florida",
-    "hawaii", "idaho", "illinois", "indiana", "iowa", "kansas", "kentucky", "louisiana", "maine",
-    "maryland", "massachusetts", "michigan", "minnesota", "mississippi", "missouri", "montana",
-    "nebraska", "nevada", "new hampshire", "new jersey", "new mexico", "north carolina",
-    "north dakota", "ohio", "oklahoma", "oregon", "pennsylvania", "rhode island",
-    "south carolina", "south dakota", "tennessee", "texas", "utah", "vermont", "virginia",
-    "washington", "west virginia", "wisconsin", "wyoming", "africa", "asia", "europe",
-    "antarctica", "oceania", "north america", "south america", "latin america", "middle east",
-    "scandinavia", "caribbean", "balkans", "siberia", "patagonia", "new york", "los angeles",
-    "chicago", "houston", "phoenix", "philadelphia", "san antonio", "san diego", "dallas",
-    "austin", "san francisco", "seattle", "denver", "boston", "miami", "atlanta", "las vegas",
-    "new orleans", "portland", "detroit", "nashville", "toronto", "vancouver", "montreal",
-    "mexico city", "havana", "bogota", "lima", "santiago", "buenos aires", "sao paulo",
-    "rio de janeiro", "london", "paris", "berlin", "madrid", "barcelona", "rome", "milan",
-    "naples", "venice", "florence", "lisbon", "porto", "amsterdam", "brussels", "vienna",
-    "prague", "budapest", "bucharest", "warsaw", "krakow", "munich", "hamburg", "frankfurt",
-    "zurich", "geneva", "stockholm", "oslo", "copenhagen", "helsinki", "dublin", "edinburgh",
-    "manchester", "athens", "istanbul", "moscow", "kyiv", "kiev", "cairo", "marrakech",
-    "casablanca", "nairobi", "lagos", "cape town", "johannesburg", "dubai", "abu dhabi", "doha",
-    "tel aviv", "jerusalem", "tehran", "mumbai", "delhi", "new delhi", "bangalore", "kolkata",
-    "beijing", "shanghai", "hong kong", "shenzhen", "tokyo", "osaka", "kyoto", "seoul", "busan",
-    "bangkok", "hanoi", "singapore", "kuala lumpur", "jakarta", "bali", "manila", "sydney",
-    "melbourne", "brisbane", "perth", "auckland", "wellington", "lyon", "marseille", "nice",
-    "bordeaux", "seville", "valencia", "brighton", "oxford", "cambridge", "heathrow", "gatwick",
+    "afghanistan", "albania", "algeria", "andorra", "angola", "argentina", "armenia", "australia",
+    "austria", "azerbaijan", "bahamas", "bahrain", "bangladesh", "barbados", "belarus", "belgium",
+    "belize", "benin", "bhutan", "bolivia", "bosnia", "botswana", "brazil", "brunei", "bulgaria",
+    "burundi", "cambodia", "cameroon", "canada", "chile", "china", "colombia", "congo",
+    "costa rica", "croatia", "cuba", "cyprus", "czechia", "czech republic", "denmark", "djibouti",
+    "dominica", "ecuador", "egypt", "el salvador", "eritrea", "estonia", "eswatini", "ethiopia",
+    "fiji", "finland", "france", "gabon", "gambia", "georgia", "germany", "ghana", "greece",
+    "grenada", "guatemala", "guinea", "guyana", "haiti", "honduras", "hungary", "iceland", "india",
+    "indonesia", "iran", "iraq", "ireland", "israel", "italy", "jamaica", "japan", "jordan",
+    "kazakhstan", "kenya", "kiribati", "kosovo", "kuwait", "kyrgyzstan", "laos", "latvia",
+    "lebanon", "lesotho", "liberia", "libya", "liechtenstein", "lithuania", "luxembourg",
+    "madagascar", "malawi", "malaysia", "maldives", "mali", "malta", "mauritania", "mauritius",
+    "mexico", "moldova", "monaco", "mongolia", "montenegro", "morocco", "mozambique", "myanmar",
+    "namibia", "nauru", "nepal", "netherlands", "holland", "new zealand", "nicaragua", "niger",
+    "nigeria", "north korea", "norway", "oman", "pakistan", "palau", "palestine", "panama",
+    "paraguay", "peru", "philippines", "poland", "portugal", "qatar", "romania", "russia", "rwanda",
+    "samoa", "san marino", "saudi arabia", "senegal", "serbia", "seychelles", "sierra leone",
+    "singapore", "slovakia", "slovenia", "somalia", "south africa", "south korea", "korea", "spain",
+    "sri lanka", "sudan", "suriname", "sweden", "switzerland", "syria", "taiwan", "tajikistan",
+    "tanzania", "thailand", "togo", "tonga", "trinidad", "tunisia", "turkey", "turkmenistan",
+    "tuvalu", "uganda", "ukraine", "united arab emirates", "uae", "united kingdom", "uk", "britain",
+    "great britain", "england", "scotland", "wales", "united states", "usa", "america", "uruguay",
+    "uzbekistan", "vanuatu", "vatican", "venezuela", "vietnam", "yemen", "zambia", "zimbabwe",
+    "alabama", "alaska", "arizona", "arkansas", "california", "colorado", "connecticut", "delaware",
+    "florida", "hawaii", "idaho", "illinois", "indiana", "iowa", "kansas", "kentucky", "louisiana",
+    "maine", "maryland", "massachusetts", "michigan", "minnesota", "mississippi", "missouri",
+    "montana", "nebraska", "nevada", "new hampshire", "new jersey", "new mexico", "north carolina",
+    "north dakota", "ohio", "oklahoma", "oregon", "pennsylvania", "rhode island", "south carolina",
+    "south dakota", "tennessee", "texas", "utah", "vermont", "virginia", "washington",
+    "west virginia", "wisconsin", "wyoming", "africa", "asia", "europe", "antarctica", "oceania",
+    "north america", "south america", "latin america", "middle east", "scandinavia", "caribbean",
+    "balkans", "siberia", "patagonia", "new york", "los angeles", "chicago", "houston", "phoenix",
+    "philadelphia", "san antonio", "san diego", "dallas", "austin", "san francisco", "seattle",
+    "denver", "boston", "miami", "atlanta", "las vegas", "new orleans", "portland", "detroit",
+    "nashville", "toronto", "vancouver", "montreal", "mexico city", "havana", "bogota", "lima",
+    "santiago", "buenos aires", "sao paulo", "rio de janeiro", "london", "paris", "berlin",
+    "madrid", "barcelona", "rome", "milan", "naples", "venice", "florence", "lisbon", "porto",
+    "amsterdam", "brussels", "vienna", "prague", "budapest", "bucharest", "warsaw", "krakow",
+    "munich", "hamburg", "frankfurt", "zurich", "geneva", "stockholm", "oslo", "copenhagen",
+    "helsinki", "dublin", "edinburgh", "manchester", "athens", "istanbul", "moscow", "kyiv", "kiev",
+    "cairo", "marrakech", "casablanca", "nairobi", "lagos", "cape town", "johannesburg", "dubai",
+    "abu dhabi", "doha", "tel aviv", "jerusalem", "tehran", "mumbai", "delhi", "new delhi",
+    "bangalore", "kolkata", "beijing", "shanghai", "hong kong", "shenzhen", "tokyo", "osaka",
+    "kyoto", "seoul", "busan", "bangkok", "hanoi", "singapore", "kuala lumpur", "jakarta", "bali",
+    "manila", "sydney", "melbourne", "brisbane", "perth", "auckland", "wellington", "lyon",
+    "marseille", "nice", "bordeaux", "seville", "valencia", "brighton", "oxford", "cambridge",
+    "heathrow", "gatwick",
 ];
 
 /// Place names that are also common English words: they count only when capitalized.
+#[rustfmt::skip]
 const AMBIGUOUS_PLACES: &[&str] = &[
     "turkey", "china", "jordan", "georgia", "nice", "phoenix", "reading", "chad", "guinea",
     "washington", "austin", "bali", "america", "perth", "wellington", "porto", "mali", "oxford",
@@ -705,6 +596,7 @@ const AMBIGUOUS_PLACES: &[&str] = &[
 ];
 
 /// Natural and programming languages: surface form → canonical name.
+#[rustfmt::skip]
 const LANGUAGES: &[(&str, &str)] = &[
     ("english", "english"), ("french", "french"), ("german", "german"), ("spanish", "spanish"),
     ("italian", "italian"), ("portuguese", "portuguese"), ("dutch", "dutch"), ("greek", "greek"),
@@ -712,49 +604,54 @@ const LANGUAGES: &[(&str, &str)] = &[
     ("mandarin", "mandarin"), ("cantonese", "cantonese"), ("russian", "russian"),
     ("arabic", "arabic"), ("hindi", "hindi"), ("bengali", "bengali"), ("urdu", "urdu"),
     ("turkish", "turkish"), ("polish", "polish"), ("swedish", "swedish"),
-    ("norwegian", "norwegian"), ("danish", "danish"), ("finnish", "finnish"),
-    ("hebrew", "hebrew"), ("thai", "thai"), ("vietnamese", "vietnamese"),
-    ("indonesian", "indonesian"), ("malay", "malay"), ("tagalog", "tagalog"),
-    ("swahili", "swahili"), ("ukrainian", "ukrainian"), ("czech", "czech"),
-    ("hungarian", "hungarian"), ("romanian", "romanian"), ("persian", "persian"),
-    ("farsi", "persian"), ("latin", "latin"), ("catalan", "catalan"), ("irish", "irish"),
-    ("welsh", "welsh"), ("python", "python"), ("py", "python"), ("rust", "rust"),
-    ("java", "java"), ("javascript", "javascript"), ("js", "javascript"),
-    ("ecmascript", "javascript"), ("typescript", "typescript"), ("ts", "typescript"),
-    ("c", "c"), ("c++", "c++"), ("cpp", "c++"), ("c#", "c#"), ("csharp", "c#"), ("f#", "f#"),
-    ("go", "go"), ("golang", "go"), ("ruby", "ruby"), ("php", "php"), ("perl", "perl"),
-    ("kotlin", "kotlin"), ("swift", "swift"), ("scala", "scala"), ("haskell", "haskell"),
-    ("ocaml", "ocaml"), ("elixir", "elixir"), ("erlang", "erlang"), ("lua", "lua"),
-    ("zig", "zig"), ("bash", "bash"), ("zsh", "zsh"), ("powershell", "powershell"),
-    ("sql", "sql"), ("r", "r"), ("julia", "julia"), ("dart", "dart"), ("deno", "deno"),
-    ("node", "node"), ("node.js", "node"), ("nodejs", "node"), ("matlab", "matlab"),
-    ("fortran", "fortran"), ("cobol", "cobol"), ("clojure", "clojure"), ("lisp", "lisp"),
-    ("scheme", "scheme"), ("prolog", "prolog"), ("assembly", "assembly"), ("vba", "vba"),
-    ("objective-c", "objective-c"), ("groovy", "groovy"), ("nim", "nim"), ("crystal", "crystal"),
-    ("elm", "elm"), ("solidity", "solidity"), ("html", "html"), ("css", "css"),
+    ("norwegian", "norwegian"), ("danish", "danish"), ("finnish", "finnish"), ("hebrew", "hebrew"),
+    ("thai", "thai"), ("vietnamese", "vietnamese"), ("indonesian", "indonesian"),
+    ("malay", "malay"), ("tagalog", "tagalog"), ("swahili", "swahili"), ("ukrainian", "ukrainian"),
+    ("czech", "czech"), ("hungarian", "hungarian"), ("romanian", "romanian"),
+    ("persian", "persian"), ("farsi", "persian"), ("latin", "latin"), ("catalan", "catalan"),
+    ("irish", "irish"), ("welsh", "welsh"), ("python", "python"), ("py", "python"),
+    ("rust", "rust"), ("java", "java"), ("javascript", "javascript"), ("js", "javascript"),
+    ("ecmascript", "javascript"), ("typescript", "typescript"), ("ts", "typescript"), ("c", "c"),
+    ("c++", "c++"), ("cpp", "c++"), ("c#", "c#"), ("csharp", "c#"), ("f#", "f#"), ("go", "go"),
+    ("golang", "go"), ("ruby", "ruby"), ("php", "php"), ("perl", "perl"), ("kotlin", "kotlin"),
+    ("swift", "swift"), ("scala", "scala"), ("haskell", "haskell"), ("ocaml", "ocaml"),
+    ("elixir", "elixir"), ("erlang", "erlang"), ("lua", "lua"), ("zig", "zig"), ("bash", "bash"),
+    ("zsh", "zsh"), ("powershell", "powershell"), ("sql", "sql"), ("r", "r"), ("julia", "julia"),
+    ("dart", "dart"), ("deno", "deno"), ("node", "node"), ("node.js", "node"), ("nodejs", "node"),
+    ("matlab", "matlab"), ("fortran", "fortran"), ("cobol", "cobol"), ("clojure", "clojure"),
+    ("lisp", "lisp"), ("scheme", "scheme"), ("prolog", "prolog"), ("assembly", "assembly"),
+    ("vba", "vba"), ("objective-c", "objective-c"), ("groovy", "groovy"), ("nim", "nim"),
+    ("crystal", "crystal"), ("elm", "elm"), ("solidity", "solidity"), ("html", "html"),
+    ("css", "css"),
 ];
 
 /// Language names that are also common words: they count only when capitalized.
+#[rustfmt::skip]
 const AMBIGUOUS_LANGUAGES: &[&str] = &[
     "c", "r", "go", "swift", "dart", "julia", "crystal", "elm", "nim", "scheme", "assembly",
     "latin", "polish", "node", "ts", "py",
 ];
 
 /// Products that are commonly followed by a version number ("Windows 11", "iOS 17").
+#[rustfmt::skip]
 const VERSIONED: &[&str] = &[
     "python", "java", "php", "node", "ruby", "perl", "vue", "angular", "react", "windows", "ios",
     "android", "ubuntu", "debian", "fedora", "macos", "django", "rails", "laravel", "bootstrap",
-    "excel", "office", "tls", "ssl", "http", "html", "es", "ecmascript", "postgres",
-    "postgresql", "mysql", "ie", "net", "version", "v", "ver", "release", "edition", "kotlin",
-    "scala", "swift", "go", "rust", "dotnet", ".net", "gcc", "clang", "llvm", "spring", "redis",
-    "mongodb", "kubernetes", "docker", "centos", "rhel", "mac", "osx", "jdk", "jre", "numpy",
-    "pandas", "tensorflow", "pytorch", "webpack", "typescript", "c++", "c#",
+    "excel", "office", "tls", "ssl", "http", "html", "es", "ecmascript", "postgres", "postgresql",
+    "mysql", "ie", "net", "version", "v", "ver", "release", "edition", "kotlin", "scala", "swift",
+    "go", "rust", "dotnet", ".net", "gcc", "clang", "llvm", "spring", "redis", "mongodb",
+    "kubernetes", "docker", "centos", "rhel", "mac", "osx", "jdk", "jre", "numpy", "pandas",
+    "tensorflow", "pytorch", "webpack", "typescript", "c++", "c#",
 ];
 
 /// Capitalized words that are not entities (pronouns, interjections, SQL-free acronyms of tone).
-const NOT_ENTITIES: &[&str] = &["i", "ok", "okay", "hi", "hey", "hello", "ps", "asap", "faq", "fyi"];
+#[rustfmt::skip]
+const NOT_ENTITIES: &[&str] = &[
+    "i", "ok", "okay", "hi", "hey", "hello", "ps", "asap", "faq", "fyi",
+];
 
 /// Days, months, seasons, holidays, parts of the day and eras: surface → canonical time marker.
+#[rustfmt::skip]
 const TIME_WORDS: &[(&str, &str)] = &[
     ("yesterday", "yesterday"), ("today", "today"), ("tonight", "tonight"),
     ("tomorrow", "tomorrow"), ("now", "now"), ("currently", "now"), ("current", "now"),
@@ -763,36 +660,42 @@ const TIME_WORDS: &[(&str, &str)] = &[
     ("tuesday", "tuesday"), ("tuesdays", "tuesday"), ("wednesday", "wednesday"),
     ("wednesdays", "wednesday"), ("thursday", "thursday"), ("thursdays", "thursday"),
     ("friday", "friday"), ("fridays", "friday"), ("saturday", "saturday"),
-    ("saturdays", "saturday"), ("sunday", "sunday"), ("sundays", "sunday"),
-    ("weekday", "weekday"), ("weekdays", "weekday"), ("weekend", "weekend"),
-    ("weekends", "weekend"), ("january", "january"), ("february", "february"),
-    ("march", "march"), ("april", "april"), ("may", "may"), ("june", "june"), ("july", "july"),
-    ("august", "august"), ("september", "september"), ("october", "october"),
-    ("november", "november"), ("december", "december"), ("jan", "january"),
-    ("feb", "february"), ("mar", "march"), ("apr", "april"), ("jun", "june"), ("jul", "july"),
-    ("aug", "august"), ("sep", "september"), ("sept", "september"), ("oct", "october"),
-    ("nov", "november"), ("dec", "december"), ("spring", "spring"), ("summer", "summer"),
-    ("autumn", "autumn"), ("fall", "autumn"), ("winter", "winter"), ("morning", "morning"),
-    ("mornings", "morning"), ("afternoon", "afternoon"), ("afternoons", "afternoon"),
-    ("evening", "evening"), ("evenings", "evening"), ("night", "night"), ("nights", "night"),
-    ("noon", "noon"), ("midday", "noon"), ("midnight", "midnight"), ("christmas", "christmas"),
-    ("xmas", "christmas"), ("easter", "easter"), ("thanksgiving", "thanksgiving"),
-    ("halloween", "halloween"), ("hanukkah", "hanukkah"), ("ramadan", "ramadan"),
-    ("diwali", "diwali"), ("medieval", "era:medieval"), ("ancient", "era:ancient"),
-    ("prehistoric", "era:prehistoric"), ("victorian", "era:victorian"),
-    ("renaissance", "era:renaissance"), ("colonial", "era:colonial"),
+    ("saturdays", "saturday"), ("sunday", "sunday"), ("sundays", "sunday"), ("weekday", "weekday"),
+    ("weekdays", "weekday"), ("weekend", "weekend"), ("weekends", "weekend"),
+    ("january", "january"), ("february", "february"), ("march", "march"), ("april", "april"),
+    ("may", "may"), ("june", "june"), ("july", "july"), ("august", "august"),
+    ("september", "september"), ("october", "october"), ("november", "november"),
+    ("december", "december"), ("jan", "january"), ("feb", "february"), ("mar", "march"),
+    ("apr", "april"), ("jun", "june"), ("jul", "july"), ("aug", "august"), ("sep", "september"),
+    ("sept", "september"), ("oct", "october"), ("nov", "november"), ("dec", "december"),
+    ("spring", "spring"), ("summer", "summer"), ("autumn", "autumn"), ("fall", "autumn"),
+    ("winter", "winter"), ("morning", "morning"), ("mornings", "morning"),
+    ("afternoon", "afternoon"), ("afternoons", "afternoon"), ("evening", "evening"),
+    ("evenings", "evening"), ("night", "night"), ("nights", "night"), ("noon", "noon"),
+    ("midday", "noon"), ("midnight", "midnight"), ("christmas", "christmas"), ("xmas", "christmas"),
+    ("easter", "easter"), ("thanksgiving", "thanksgiving"), ("halloween", "halloween"),
+    ("hanukkah", "hanukkah"), ("ramadan", "ramadan"), ("diwali", "diwali"),
+    ("medieval", "era:medieval"), ("ancient", "era:ancient"), ("prehistoric", "era:prehistoric"),
+    ("victorian", "era:victorian"), ("renaissance", "era:renaissance"),
+    ("colonial", "era:colonial"),
 ];
 
 /// Time words that are also common words: they count only when capitalized ("May", "March").
-const AMBIGUOUS_TIME: &[&str] = &["may", "march", "jan", "mar", "sep", "oct", "dec", "jun", "jul", "aug", "apr", "nov", "feb", "sept"];
+#[rustfmt::skip]
+const AMBIGUOUS_TIME: &[&str] = &[
+    "may", "march", "jan", "mar", "sep", "oct", "dec", "jun", "jul", "aug", "apr", "nov", "feb",
+    "sept",
+];
 
 /// Words that, before a period word, make a relative time frame ("last week").
+#[rustfmt::skip]
 const TIME_RELATIVE: &[(&str, &str)] = &[
-    ("this", "this"), ("last", "last"), ("past", "last"), ("previous", "last"),
-    ("next", "next"), ("coming", "next"), ("upcoming", "next"), ("following", "next"),
+    ("this", "this"), ("last", "last"), ("past", "last"), ("previous", "last"), ("next", "next"),
+    ("coming", "next"), ("upcoming", "next"), ("following", "next"),
 ];
 
 /// Words a relative time frame can be made of ("last week", "next quarter").
+#[rustfmt::skip]
 const TIME_PERIODS: &[&str] = &[
     "week", "weekend", "month", "year", "quarter", "decade", "century", "season", "night",
     "morning", "afternoon", "evening", "time", "semester", "term", "summer", "winter", "spring",
@@ -800,11 +703,11 @@ const TIME_PERIODS: &[&str] = &[
 ];
 
 /// Prepositions whose object is compared across the prompts by the direction rule.
+#[rustfmt::skip]
 const ROLE_MARKERS: &[(&str, &str)] = &[
     ("from", "from"), ("to", "to"), ("into", "to"), ("onto", "to"), ("towards", "to"),
-    ("toward", "to"), ("than", "than"), ("before", "before"), ("after", "after"),
-    ("with", "with"), ("of", "of"), ("by", "by"), ("against", "against"), ("over", "over"),
-    ("instead", "instead"),
+    ("toward", "to"), ("than", "than"), ("before", "before"), ("after", "after"), ("with", "with"),
+    ("of", "of"), ("by", "by"), ("against", "against"), ("over", "over"), ("instead", "instead"),
 ];
 
 /// Lexicon lookups built once from the lists above.
@@ -916,8 +819,7 @@ fn stem(word: &str) -> String {
         s.push('i');
     } else if s.ends_with("sses") {
         s.truncate(s.len() - 2);
-    } else if s.ends_with('s') && !s.ends_with("ss") && !s.ends_with("us") && !s.ends_with("is")
-    {
+    } else if s.ends_with('s') && !s.ends_with("ss") && !s.ends_with("us") && !s.ends_with("is") {
         s.pop();
     }
     let strip = |s: &mut String, suffix: &str| {
@@ -944,9 +846,8 @@ fn stem(word: &str) -> String {
     } else if s.ends_with("ed") && !s.ends_with("eed") && s.len() >= 5 {
         strip(&mut s, "ed");
     }
-    if s.ends_with("ally") && s.len() >= 7 {
-        s.truncate(s.len() - 2);
-    } else if s.ends_with("ly") && s.len() >= 6 {
+    // "safely" → "safe", "internationally" → "international".
+    if s.ends_with("ly") && s.len() >= 6 {
         s.truncate(s.len() - 2);
     }
     if s.ends_with('y') && s.len() >= 3 {
@@ -956,7 +857,8 @@ fn stem(word: &str) -> String {
     // A final e is dropped ("make"/"making" meet at "mak"), except after a doubled consonant,
     // where it is spelling, not inflection ("grille" is not "grill").
     let b = s.as_bytes();
-    let doubled = b.len() >= 3 && b[b.len() - 2] == b[b.len() - 3] && !b"aeiou".contains(&b[b.len() - 2]);
+    let doubled =
+        b.len() >= 3 && b[b.len() - 2] == b[b.len() - 3] && !b"aeiou".contains(&b[b.len() - 2]);
     if s.ends_with('e') && s.len() >= 4 && !doubled {
         s.pop();
     }
@@ -1015,8 +917,8 @@ impl Token {
         let cap = raw.chars().next().is_some_and(char::is_uppercase);
         let caps = raw.chars().filter(|c| c.is_alphabetic()).count() >= 2
             && letters.all(char::is_uppercase);
-        let inner_cap = raw.chars().skip(1).any(char::is_uppercase)
-            && raw.chars().any(char::is_lowercase);
+        let inner_cap =
+            raw.chars().skip(1).any(char::is_uppercase) && raw.chars().any(char::is_lowercase);
         Token {
             raw: raw.to_string(),
             low,
@@ -1173,14 +1075,18 @@ fn starts_number(s: &str) -> bool {
     let mut chars = s.chars();
     match chars.next() {
         Some(c) if c.is_ascii_digit() => true,
-        Some('$' | '€' | '£' | '¥' | '.' | '-' | '+') => chars.next().is_some_and(|c| c.is_ascii_digit()),
+        Some('$' | '€' | '£' | '¥' | '.' | '-' | '+') => {
+            chars.next().is_some_and(|c| c.is_ascii_digit())
+        }
         _ => false,
     }
 }
 
 /// "e.g", "U.S", "a.m": single letters separated by dots.
 fn is_abbreviation(s: &str) -> bool {
-    s.contains('.') && s.split('.').all(|part| part.chars().count() == 1 && part.chars().all(char::is_alphabetic))
+    s.contains('.')
+        && s.split('.')
+            .all(|part| part.chars().count() == 1 && part.chars().all(char::is_alphabetic))
 }
 
 fn is_code_like(s: &str) -> bool {
@@ -1196,16 +1102,26 @@ fn is_code_like(s: &str) -> bool {
     if s.starts_with('@') || s.starts_with('/') || s.starts_with("./") || s.starts_with("~/") {
         return true;
     }
-    if s.contains("::") || ['_', '(', '<', '>', '=', '[', '{', '$', '\\', '|'].iter().any(|&c| s.contains(c)) {
+    if s.contains("::")
+        || ['_', '(', '<', '>', '=', '[', '{', '$', '\\', '|']
+            .iter()
+            .any(|&c| s.contains(c))
+    {
         return true;
     }
     // camelCase starting with a lower-case letter: useEffect, getUserById (also iPhone, macOS).
     let v: Vec<char> = s.chars().collect();
-    if v.first().is_some_and(|c| c.is_lowercase()) && v.windows(2).any(|w| w[0].is_lowercase() && w[1].is_uppercase()) {
+    if v.first().is_some_and(|c| c.is_lowercase())
+        && v.windows(2)
+            .any(|w| w[0].is_lowercase() && w[1].is_uppercase())
+    {
         return true;
     }
     // Dotted names: os.path.join, main.rs (not abbreviations like e.g).
-    if !is_abbreviation(s) && v.windows(3).any(|w| w[0].is_alphanumeric() && w[1] == '.' && w[2].is_alphabetic()) {
+    if !is_abbreviation(s)
+        && v.windows(3)
+            .any(|w| w[0].is_alphanumeric() && w[1] == '.' && w[2].is_alphabetic())
+    {
         return true;
     }
     false
@@ -1222,7 +1138,13 @@ fn push_chunk(core: &str, lit: Lit, start: bool, out: &mut Vec<Token>) {
     for prefix in ["c++", "c#", "f#", ".net"] {
         if let Some(rest) = lower.strip_prefix(prefix) {
             if rest.chars().all(|c| c.is_ascii_digit() || c == '.') {
-                out.push(Token::new(&core[..prefix.len()], prefix.to_string(), Kind::Word, start, lit));
+                out.push(Token::new(
+                    core.get(..prefix.len()).unwrap_or(core),
+                    prefix.to_string(),
+                    Kind::Word,
+                    start,
+                    lit,
+                ));
                 if !rest.is_empty() {
                     out.push(Token::new(rest, rest.to_string(), Kind::Number, false, lit));
                 }
@@ -1230,7 +1152,10 @@ fn push_chunk(core: &str, lit: Lit, start: bool, out: &mut Vec<Token>) {
             }
         }
     }
-    if lower.ends_with(".js") && lower.len() > 3 && lower[..lower.len() - 3].chars().all(char::is_alphabetic) {
+    if lower.ends_with(".js")
+        && lower.len() > 3
+        && lower[..lower.len() - 3].chars().all(char::is_alphabetic)
+    {
         out.push(Token::new(core, lower, Kind::Word, start, lit));
         return;
     }
@@ -1271,24 +1196,27 @@ fn push_chunk(core: &str, lit: Lit, start: bool, out: &mut Vec<Token>) {
 /// "don't" → "do" + "not"; "Apple's" → "Apple"; "I'm" → "I".
 fn push_contraction(core: &str, lit: Lit, start: bool, out: &mut Vec<Token>) {
     let normalized = core.replace('’', "'");
-    let lower = normalized.to_lowercase();
-    if let Some(base) = lower.strip_suffix("n't") {
-        let base = match base {
-            "ca" => "can",
-            "wo" => "will",
-            "sha" => "shall",
-            "ai" => "is",
-            other => other,
+    // Byte offsets are taken from the string they slice: lower-casing can change lengths.
+    if let Some(raw_base) = normalized
+        .strip_suffix("n't")
+        .or_else(|| normalized.strip_suffix("N'T"))
+    {
+        let lower = raw_base.to_lowercase();
+        let base = match lower.as_str() {
+            "ca" => "can".to_string(),
+            "wo" => "will".to_string(),
+            "sha" => "shall".to_string(),
+            "ai" => "is".to_string(),
+            _ => lower,
         };
-        let raw_base = &normalized[..base.len().min(normalized.len())];
-        out.push(Token::new(raw_base, base.to_string(), Kind::Word, start, lit));
+        out.push(Token::new(raw_base, base, Kind::Word, start, lit));
         out.push(Token::new("n't", "not".to_string(), Kind::Word, false, lit));
         return;
     }
-    if let Some(pos) = normalized.find('\'') {
-        let suffix = &lower[pos + 1..];
-        if ["s", "re", "ve", "ll", "d", "m", "t", ""].contains(&suffix) {
-            push_word(&normalized[..pos], lit, start, out);
+    if let Some((head, suffix)) = normalized.split_once('\'') {
+        let suffix = suffix.to_lowercase();
+        if ["s", "re", "ve", "ll", "d", "m", "t", ""].contains(&suffix.as_str()) {
+            push_word(head, lit, start, out);
             return;
         }
     }
@@ -1311,7 +1239,13 @@ fn push_word(core: &str, lit: Lit, start: bool, out: &mut Vec<Token>) {
             && (lex.versioned.contains(lower.as_str()) || lex.language.contains_key(lower.as_str()))
         {
             out.push(Token::new(letters, lower, Kind::Word, start, lit));
-            out.push(Token::new(digits, digits.to_string(), Kind::Number, false, lit));
+            out.push(Token::new(
+                digits,
+                digits.to_string(),
+                Kind::Number,
+                false,
+                lit,
+            ));
             return;
         }
     }
@@ -1383,8 +1317,12 @@ fn push_number(core: &str, lit: Lit, start: bool, out: &mut Vec<Token>) {
         // Decades: 1920s, 90s.
         "s" | "'s" => value.push('s'),
         // Magnitudes stay part of the value: 10k, 4K, 401(k), $5m.
-        "k" | "m" | "b" | "bn" if currency.is_some() || suffix_low == "k" => value.push_str(&suffix_low),
-        s if s.starts_with('-') => words_after = suffix.split('-').filter(|p| !p.is_empty()).collect(),
+        "k" | "m" | "b" | "bn" if currency.is_some() || suffix_low == "k" => {
+            value.push_str(&suffix_low)
+        }
+        s if s.starts_with('-') => {
+            words_after = suffix.split('-').filter(|p| !p.is_empty()).collect()
+        }
         s => {
             if lex.unit.contains_key(s) || lex.letter_unit.contains_key(s) {
                 unit_after = Some(s.to_string());
@@ -1413,7 +1351,13 @@ fn merge_number_words(tokens: Vec<Token>) -> Vec<Token> {
     let flush = |run: &mut Option<(u64, u64, Vec<String>, bool, Lit)>, out: &mut Vec<Token>| {
         if let Some((total, current, words, start, lit)) = run.take() {
             let raw = words.join(" ");
-            out.push(Token::new(&raw, (total + current).to_string(), Kind::Number, start, lit));
+            out.push(Token::new(
+                &raw,
+                (total + current).to_string(),
+                Kind::Number,
+                start,
+                lit,
+            ));
         }
     };
     for (i, token) in tokens.iter().enumerate() {
@@ -1425,28 +1369,54 @@ fn merge_number_words(tokens: Vec<Token>) -> Vec<Token> {
         let low = token.low.as_str();
         let ordinal_second = low == "second"
             && i > 0
-            && ["the", "my", "your", "his", "her", "their", "our"].contains(&tokens[i - 1].low.as_str());
+            && ["the", "my", "your", "his", "her", "their", "our"]
+                .contains(&tokens[i - 1].low.as_str());
         if low == "half" {
             flush(&mut run, &mut out);
-            out.push(Token::new(&token.raw, "0.5".to_string(), Kind::Number, token.start, token.lit));
+            out.push(Token::new(
+                &token.raw,
+                "0.5".to_string(),
+                Kind::Number,
+                token.start,
+                token.lit,
+            ));
             continue;
         }
         let is_ordinal = ordinal_second
-            || (low.ends_with("th") || ["first", "third", "once", "twice", "thrice", "single", "double", "triple", "sixes", "fives"].contains(&low))
+            || (low.ends_with("th")
+                || [
+                    "first", "third", "once", "twice", "thrice", "single", "double", "triple",
+                    "sixes", "fives",
+                ]
+                .contains(&low))
                 && lex.number_word.contains_key(low);
         if is_ordinal {
             flush(&mut run, &mut out);
-            let value = if ordinal_second { 2 } else { lex.number_word.get(low).copied().unwrap_or(0) };
-            out.push(Token::new(&token.raw, value.to_string(), Kind::Number, token.start, token.lit));
+            let value = if ordinal_second {
+                2
+            } else {
+                lex.number_word.get(low).copied().unwrap_or(0)
+            };
+            out.push(Token::new(
+                &token.raw,
+                value.to_string(),
+                Kind::Number,
+                token.start,
+                token.lit,
+            ));
             continue;
         }
         if let Some(&v) = lex.number_word.get(low) {
             match &mut run {
-                Some((_, current, words, _, _)) if *current % 100 == 0 && *current > 0 && v < 100 => {
+                Some((_, current, words, _, _))
+                    if *current % 100 == 0 && *current > 0 && v < 100 =>
+                {
                     *current += v;
                     words.push(token.raw.clone());
                 }
-                Some((_, current, words, _, _)) if *current % 10 == 0 && *current % 100 >= 20 && v < 10 => {
+                Some((_, current, words, _, _))
+                    if *current % 10 == 0 && *current % 100 >= 20 && v < 10 =>
+                {
                     *current += v;
                     words.push(token.raw.clone());
                 }
@@ -1470,7 +1440,9 @@ fn merge_number_words(tokens: Vec<Token>) -> Vec<Token> {
         // "one hundred and twenty": "and" inside a run of number words.
         if low == "and"
             && run.is_some()
-            && tokens.get(i + 1).is_some_and(|t| lex.number_word.contains_key(t.low.as_str()))
+            && tokens
+                .get(i + 1)
+                .is_some_and(|t| lex.number_word.contains_key(t.low.as_str()))
         {
             continue;
         }
@@ -1636,9 +1608,13 @@ impl PromptFacts {
                     });
                     if let Some(prev) = i.checked_sub(1).map(|j| &toks[j]) {
                         let product = match cat[i - 1] {
-                            Cat::Language => lex.language.get(prev.low.as_str()).map(|s| s.to_string()),
+                            Cat::Language => {
+                                lex.language.get(prev.low.as_str()).map(|s| s.to_string())
+                            }
                             Cat::Entity => Some(prev.low.clone()),
-                            _ if prev.kind == Kind::Code || lex.versioned.contains(prev.low.as_str()) => {
+                            _ if prev.kind == Kind::Code
+                                || lex.versioned.contains(prev.low.as_str()) =>
+                            {
                                 Some(prev.low.clone())
                             }
                             _ => None,
@@ -1679,19 +1655,30 @@ impl PromptFacts {
                 (Kind::Number, _) => Some(t.low.clone()),
                 (Kind::Code, _) => Some(t.low.clone()),
                 (Kind::Word, Cat::Unit) => unit_of[i].clone(),
-                (Kind::Word, Cat::Language) => lex.language.get(t.low.as_str()).map(|s| s.to_string()),
+                (Kind::Word, Cat::Language) => {
+                    lex.language.get(t.low.as_str()).map(|s| s.to_string())
+                }
                 (Kind::Word, Cat::Entity) => Some(t.low.clone()),
                 (Kind::Word, Cat::Free) => {
                     let low = t.low.as_str();
                     let stemmed = stem(low);
                     if let Some(opp) = lex.opposition.get(&stemmed) {
-                        facts.opps.push((opp.group, opp.class, opp.strong, t.low.clone()));
+                        facts
+                            .opps
+                            .push((opp.group, opp.class, opp.strong, t.low.clone()));
                     }
-                    if lex.stop.contains(low) || lex.filler.contains(low) || t.lit == Lit::Backtick && low.len() <= 1 {
+                    if lex.stop.contains(low)
+                        || lex.filler.contains(low)
+                        || t.lit == Lit::Backtick && low.len() <= 1
+                    {
                         None
                     } else {
                         let key = lex.synonym.get(&stemmed).cloned().unwrap_or(stemmed);
-                        let word_at = |j: usize| toks.get(j).filter(|x| x.kind == Kind::Word).map(|x| x.low.as_str());
+                        let word_at = |j: usize| {
+                            toks.get(j)
+                                .filter(|x| x.kind == Kind::Word)
+                                .map(|x| x.low.as_str())
+                        };
                         let mut joined = Vec::new();
                         if let Some(prev) = i.checked_sub(1).and_then(word_at) {
                             joined.push(format!("{prev}{low}"));
@@ -1787,7 +1774,10 @@ fn time_scan(toks: &[Token], cat: &mut [Cat], times: &mut Vec<String>) {
                         times.push(format!("year {v}"));
                     }
                 }
-            } else if v.ends_with('s') && (digits.len() == 2 || digits.len() == 4) && digits.bytes().all(|b| b.is_ascii_digit()) {
+            } else if v.ends_with('s')
+                && (digits.len() == 2 || digits.len() == 4)
+                && digits.bytes().all(|b| b.is_ascii_digit())
+            {
                 times.push(format!("decade {v}"));
             }
             continue;
@@ -1807,7 +1797,10 @@ fn time_scan(toks: &[Token], cat: &mut [Cat], times: &mut Vec<String>) {
                 let period = x.low.as_str();
                 let is_period = lex.time_period.contains(period)
                     || lex.time_period.contains(period.trim_end_matches('s'))
-                    || lex.time_word.get(period).is_some_and(|_| !lex.ambiguous_time.contains(period) || x.cap);
+                    || lex
+                        .time_word
+                        .get(period)
+                        .is_some_and(|_| !lex.ambiguous_time.contains(period) || x.cap);
                 if is_period {
                     let canonical = lex
                         .time_word
@@ -1833,8 +1826,10 @@ fn time_scan(toks: &[Token], cat: &mut [Cat], times: &mut Vec<String>) {
             let ambiguous_ok = !lex.ambiguous_time.contains(low) || (t.cap && !t.start);
             // "fall" is the season only after "in", "this", "last", ... and not before "of".
             let fall_ok = low != "fall"
-                || (prev.is_some_and(|p| ["in", "this", "last", "next", "during", "early", "late"].contains(&p.low.as_str()))
-                    && !next.is_some_and(|x| x.is_word("of")));
+                || (prev.is_some_and(|p| {
+                    ["in", "this", "last", "next", "during", "early", "late"]
+                        .contains(&p.low.as_str())
+                }) && !next.is_some_and(|x| x.is_word("of")));
             if ambiguous_ok && fall_ok {
                 times.push(marker.to_string());
                 cat[i] = Cat::Time;
@@ -1850,7 +1845,11 @@ fn time_scan(toks: &[Token], cat: &mut [Cat], times: &mut Vec<String>) {
         }
         if matches!(low, "century" | "centuries" | "quarter") {
             if let Some(p) = prev.filter(|p| p.kind == Kind::Number) {
-                times.push(format!("{} {}", low.trim_end_matches("ies").trim_end_matches('y'), p.low));
+                times.push(format!(
+                    "{} {}",
+                    low.trim_end_matches("ies").trim_end_matches('y'),
+                    p.low
+                ));
                 cat[i] = Cat::Time;
             }
             continue;
@@ -1866,17 +1865,24 @@ fn time_scan(toks: &[Token], cat: &mut [Cat], times: &mut Vec<String>) {
 /// Units and their role in a conversion: after a number it is the source ("5 miles"), after
 /// "how many" the target, after "to"/"in"/"into" the target (or the source, when "how many"
 /// already named the target: "how many ounces in a pound"), after "per" a rate.
-fn unit_scan(toks: &[Token], cat: &mut [Cat], unit_of: &mut [Option<String>], units: &mut Vec<(String, UnitRole)>) {
+fn unit_scan(
+    toks: &[Token],
+    cat: &mut [Cat],
+    unit_of: &mut [Option<String>],
+    units: &mut Vec<(String, UnitRole)>,
+) {
     let lex = lexicon();
     let n = toks.len();
     let is_number_or_degree = |j: usize| {
         toks[j].kind == Kind::Number || matches!(toks[j].low.as_str(), "°" | "degree" | "degrees")
     };
-    let is_temperature_letter = |j: usize| {
-        matches!(toks[j].raw.as_str(), "C" | "F") && j > 0 && is_number_or_degree(j - 1)
-    };
+    let is_temperature_letter =
+        |j: usize| matches!(toks[j].raw.as_str(), "C" | "F") && j > 0 && is_number_or_degree(j - 1);
     let has_temperature = (0..n).any(|j| {
-        matches!(lex.unit.get(toks[j].low.as_str()), Some(&"celsius") | Some(&"fahrenheit")) || is_temperature_letter(j)
+        matches!(
+            lex.unit.get(toks[j].low.as_str()),
+            Some(&"celsius") | Some(&"fahrenheit")
+        ) || is_temperature_letter(j)
     });
     let mut has_target = false;
     for i in 0..n {
@@ -1926,7 +1932,12 @@ fn unit_scan(toks: &[Token], cat: &mut [Cat], unit_of: &mut [Option<String>], un
             }
         }
         let mut k = first;
-        while k > 0 && matches!(toks[k - 1].low.as_str(), "a" | "an" | "the" | "degree" | "degrees") {
+        while k > 0
+            && matches!(
+                toks[k - 1].low.as_str(),
+                "a" | "an" | "the" | "degree" | "degrees"
+            )
+        {
             k -= 1;
         }
         let role = match k.checked_sub(1).map(|j| (j, &toks[j])) {
@@ -1939,11 +1950,19 @@ fn unit_scan(toks: &[Token], cat: &mut [Cat], unit_of: &mut [Option<String>], un
                     Some(UnitRole::Rate)
                 }
             }
-            Some((j, p)) if matches!(p.low.as_str(), "many" | "much") && j > 0 && toks[j - 1].is_word("how") => {
+            Some((j, p))
+                if matches!(p.low.as_str(), "many" | "much")
+                    && j > 0
+                    && toks[j - 1].is_word("how") =>
+            {
                 Some(UnitRole::Target)
             }
             Some((_, p)) if matches!(p.low.as_str(), "to" | "into" | "in" | "as") => {
-                Some(if has_target { UnitRole::Source } else { UnitRole::Target })
+                Some(if has_target {
+                    UnitRole::Source
+                } else {
+                    UnitRole::Target
+                })
             }
             Some(_) => None,
         };
@@ -1986,15 +2005,25 @@ fn entity_scan(toks: &[Token], cat: &mut [Cat], entities: &mut Vec<String>) {
             continue;
         }
         let mut matched = 0;
-        let longest = if lex.place_first.contains(t.low.as_str()) { 3 } else { 1 };
+        let longest = if lex.place_first.contains(t.low.as_str()) {
+            3
+        } else {
+            1
+        };
         for len in (1..=longest).rev() {
-            if i + len > n || (i..i + len).any(|k| toks[k].kind != Kind::Word || cat[k] != Cat::Free) {
+            if i + len > n
+                || (i..i + len).any(|k| toks[k].kind != Kind::Word || cat[k] != Cat::Free)
+            {
                 continue;
             }
             let phrase = if len == 1 {
                 t.low.clone()
             } else {
-                toks[i..i + len].iter().map(|x| x.low.as_str()).collect::<Vec<_>>().join(" ")
+                toks[i..i + len]
+                    .iter()
+                    .map(|x| x.low.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" ")
             };
             if lex.place.contains(phrase.as_str()) {
                 let ambiguous = lex.ambiguous_place.contains(phrase.as_str());
@@ -2013,7 +2042,8 @@ fn entity_scan(toks: &[Token], cat: &mut [Cat], entities: &mut Vec<String>) {
             continue;
         }
         let low = t.low.as_str();
-        let mixed = t.raw.chars().any(|c| c.is_ascii_digit()) && t.raw.chars().any(char::is_alphabetic);
+        let mixed =
+            t.raw.chars().any(|c| c.is_ascii_digit()) && t.raw.chars().any(char::is_alphabetic);
         let named = (t.cap && !t.start) || t.caps || t.inner_cap || mixed;
         if named && !lex.not_entity.contains(low) && !lex.stop.contains(low) {
             cat[i] = Cat::Entity;
@@ -2028,7 +2058,11 @@ fn entity_scan(toks: &[Token], cat: &mut [Cat], entities: &mut Vec<String>) {
 // ---------------------------------------------------------------------------------------------
 
 fn quoted<S: AsRef<str>>(items: &[S]) -> String {
-    items.iter().map(|s| format!("'{}'", s.as_ref())).collect::<Vec<_>>().join(", ")
+    items
+        .iter()
+        .map(|s| format!("'{}'", s.as_ref()))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// "rule: 'x' vs 'y'", or which prompt alone has something.
@@ -2037,7 +2071,10 @@ fn describe<S: AsRef<str>>(rule: Rule, only_a: &[S], only_b: &[S]) -> Option<Str
     match (only_a.is_empty(), only_b.is_empty()) {
         (true, true) => None,
         (false, false) => Some(format!("{name}: {} vs {}", quoted(only_a), quoted(only_b))),
-        (false, true) => Some(format!("{name}: {} only in the cached prompt", quoted(only_a))),
+        (false, true) => Some(format!(
+            "{name}: {} only in the cached prompt",
+            quoted(only_a)
+        )),
         (true, false) => Some(format!("{name}: {} only in the new prompt", quoted(only_b))),
     }
 }
@@ -2047,7 +2084,10 @@ fn multiset_diff<S: AsRef<str> + Clone>(a: &[S], b: &[S]) -> (Vec<S>, Vec<S>) {
     let mut left: Vec<Option<&S>> = b.iter().map(Some).collect();
     let mut only_a = Vec::new();
     for x in a {
-        match left.iter().position(|y| y.is_some_and(|y| y.as_ref() == x.as_ref())) {
+        match left
+            .iter()
+            .position(|y| y.is_some_and(|y| y.as_ref() == x.as_ref()))
+        {
             Some(p) => left[p] = None,
             None => only_a.push(x.clone()),
         }
@@ -2069,7 +2109,9 @@ fn check_cosine(similarity: f32, threshold: f32) -> Option<String> {
     if similarity >= threshold {
         None
     } else {
-        Some(format!("cosine: {similarity:.3} is below the threshold {threshold:.3}"))
+        Some(format!(
+            "cosine: {similarity:.3} is below the threshold {threshold:.3}"
+        ))
     }
 }
 
@@ -2103,7 +2145,11 @@ fn literal_in(literal: &Literal, other: &PromptFacts) -> bool {
         return true;
     }
     // The same code between backticks in another case is other code (`String` / `string`).
-    let recased = literal.backtick && other.literals.iter().any(|m| m.backtick && m.lows == literal.lows);
+    let recased = literal.backtick
+        && other
+            .literals
+            .iter()
+            .any(|m| m.backtick && m.lows == literal.lows);
     !recased && contains_seq(&other.lows, &literal.lows)
 }
 
@@ -2158,7 +2204,12 @@ fn check_versions(a: &PromptFacts, b: &PromptFacts) -> Option<String> {
     let mut only_a = Vec::new();
     let mut only_b = Vec::new();
     for (product, _) in &a.versions {
-        if !b.versions.iter().any(|(p, _)| p == product) || only_a.iter().chain(&only_b).any(|s: &String| s.starts_with(product.as_str())) {
+        if !b.versions.iter().any(|(p, _)| p == product)
+            || only_a
+                .iter()
+                .chain(&only_b)
+                .any(|s: &String| s.starts_with(product.as_str()))
+        {
             continue;
         }
         let of = |f: &PromptFacts| {
@@ -2204,12 +2255,19 @@ fn check_units(a: &PromptFacts, b: &PromptFacts) -> Option<String> {
 }
 
 fn check_numbers(a: &PromptFacts, b: &PromptFacts) -> Option<String> {
-    let values = |f: &PromptFacts| f.numbers.iter().map(|n| n.value.clone()).collect::<Vec<_>>();
+    let values = |f: &PromptFacts| {
+        f.numbers
+            .iter()
+            .map(|n| n.value.clone())
+            .collect::<Vec<_>>()
+    };
     let (va, vb) = (values(a), values(b));
     let (only_a, only_b) = multiset_diff(&va, &vb);
     // "in one cup" asks what "in a cup" asks: an unmatched 1 is fine against an article.
-    let ones = |only: &[String], other: &PromptFacts| only.iter().all(|v| v == "1") && other.has_article;
-    let explained = (only_a.is_empty() || ones(&only_a, b)) && (only_b.is_empty() || ones(&only_b, a));
+    let ones =
+        |only: &[String], other: &PromptFacts| only.iter().all(|v| v == "1") && other.has_article;
+    let explained =
+        (only_a.is_empty() || ones(&only_a, b)) && (only_b.is_empty() || ones(&only_b, a));
     if !explained {
         return describe(Rule::Number, &only_a, &only_b);
     }
@@ -2222,10 +2280,18 @@ fn check_numbers(a: &PromptFacts, b: &PromptFacts) -> Option<String> {
                 .map(|n| format!("{} {}", n.value, n.bound.as_deref().unwrap_or("")))
                 .collect::<Vec<_>>()
         };
-        let all_bound = a.numbers.iter().chain(&b.numbers).all(|n| n.bound.is_some());
+        let all_bound = a
+            .numbers
+            .iter()
+            .chain(&b.numbers)
+            .all(|n| n.bound.is_some());
         let (ba, bb) = multiset_diff(&bindings(a), &bindings(b));
         if !(all_bound && ba.is_empty() && bb.is_empty()) {
-            return Some(format!("number: the same numbers in another order ({} vs {})", va.join(", "), vb.join(", ")));
+            return Some(format!(
+                "number: the same numbers in another order ({} vs {})",
+                va.join(", "),
+                vb.join(", ")
+            ));
         }
     }
     let (oa, ob) = multiset_diff(&a.operators, &b.operators);
@@ -2235,7 +2301,12 @@ fn check_numbers(a: &PromptFacts, b: &PromptFacts) -> Option<String> {
 fn check_entities(a: &PromptFacts, b: &PromptFacts) -> Option<String> {
     // Exact words only: "Austria" never matches "Australia", however close the spelling.
     let missing = |x: &PromptFacts, y: &PromptFacts| {
-        let mut out: Vec<String> = x.entities.iter().filter(|e| !y.words.contains(*e)).cloned().collect();
+        let mut out: Vec<String> = x
+            .entities
+            .iter()
+            .filter(|e| !y.words.contains(*e))
+            .cloned()
+            .collect();
         out.dedup();
         out
     };
@@ -2254,10 +2325,15 @@ fn check_opposition(a: &PromptFacts, b: &PromptFacts) -> Option<String> {
             c.dedup();
             c
         };
-        let words = |m: &[&(&str, u8, bool, String)]| m.iter().map(|o| o.3.clone()).collect::<Vec<_>>();
+        let words =
+            |m: &[&(&str, u8, bool, String)]| m.iter().map(|o| o.3.clone()).collect::<Vec<_>>();
         match (ma.is_empty(), mb.is_empty()) {
             (false, false) if classes(&ma) != classes(&mb) => {
-                return Some(format!("opposition: {} vs {}", quoted(&words(&ma)), quoted(&words(&mb))));
+                return Some(format!(
+                    "opposition: {} vs {}",
+                    quoted(&words(&ma)),
+                    quoted(&words(&mb))
+                ));
             }
             (false, true) if ma.iter().any(|o| o.2) => {
                 return describe(Rule::Opposition, &words(&ma), &[]);
@@ -2276,7 +2352,13 @@ fn check_direction(a: &PromptFacts, b: &PromptFacts) -> Option<String> {
     roles.sort_unstable();
     roles.dedup();
     for role in roles {
-        let objects = |f: &PromptFacts| f.roles.iter().filter(|r| r.0 == role).map(|r| r.1.clone()).collect::<Vec<_>>();
+        let objects = |f: &PromptFacts| {
+            f.roles
+                .iter()
+                .filter(|r| r.0 == role)
+                .map(|r| r.1.clone())
+                .collect::<Vec<_>>()
+        };
         let (oa, ob) = (objects(a), objects(b));
         // Another object that the first prompt also contains: the two swapped places.
         let x = oa.iter().find(|x| !ob.contains(x) && b.words.contains(*x));
@@ -2290,13 +2372,20 @@ fn check_direction(a: &PromptFacts, b: &PromptFacts) -> Option<String> {
         }
     }
     // One object under opposite prepositions: "to Paris" / "from Paris".
-    for (r1, r2) in [("from", "to"), ("to", "from"), ("before", "after"), ("after", "before")] {
+    for (r1, r2) in [
+        ("from", "to"),
+        ("to", "from"),
+        ("before", "after"),
+        ("after", "before"),
+    ] {
         for (role, key) in &a.roles {
             if *role == r1
                 && b.roles.iter().any(|(r, k)| *r == r2 && k == key)
                 && !b.roles.iter().any(|(r, k)| *r == r1 && k == key)
             {
-                return Some(format!("direction: '{r1} {key}' in the cached prompt, '{r2} {key}' in the new one"));
+                return Some(format!(
+                    "direction: '{r1} {key}' in the cached prompt, '{r2} {key}' in the new one"
+                ));
             }
         }
     }
@@ -2322,7 +2411,12 @@ fn single_block_move(perm: &[usize]) -> bool {
         return false;
     }
     (0..run_starts.len()).any(|skip| {
-        let rest: Vec<usize> = run_starts.iter().enumerate().filter(|(i, _)| *i != skip).map(|(_, r)| *r).collect();
+        let rest: Vec<usize> = run_starts
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != skip)
+            .map(|(_, r)| *r)
+            .collect();
         rest.windows(2).all(|w| w[0] < w[1])
     })
 }
@@ -2330,7 +2424,8 @@ fn single_block_move(perm: &[usize]) -> bool {
 fn check_order(a: &PromptFacts, b: &PromptFacts) -> Option<String> {
     // Words that occur once in each prompt: repeated words have no single position.
     fn counts(items: &[String]) -> HashMap<&str, usize> {
-        let mut m: HashMap<&str, usize> = HashMap::with_capacity_and_hasher(items.len(), Default::default());
+        let mut m: HashMap<&str, usize> =
+            HashMap::with_capacity_and_hasher(items.len(), Default::default());
         for i in items {
             *m.entry(i.as_str()).or_insert(0) += 1;
         }
@@ -2338,8 +2433,18 @@ fn check_order(a: &PromptFacts, b: &PromptFacts) -> Option<String> {
     }
     let (ca, cb) = (counts(&a.items), counts(&b.items));
     let once = |k: &str| ca.get(k) == Some(&1) && cb.get(k) == Some(&1);
-    let sa: Vec<&str> = a.items.iter().map(String::as_str).filter(|k| once(k)).collect();
-    let sb: Vec<&str> = b.items.iter().map(String::as_str).filter(|k| once(k)).collect();
+    let sa: Vec<&str> = a
+        .items
+        .iter()
+        .map(String::as_str)
+        .filter(|k| once(k))
+        .collect();
+    let sb: Vec<&str> = b
+        .items
+        .iter()
+        .map(String::as_str)
+        .filter(|k| once(k))
+        .collect();
     if sa.len() < 3 {
         return None;
     }
@@ -2374,11 +2479,18 @@ fn one_edit_apart(x: &str, y: &str) -> bool {
     if long.len() - short.len() != 1 {
         return false;
     }
-    let first_diff = (0..short.len()).find(|&i| short[i] != long[i]).unwrap_or(short.len());
+    let first_diff = (0..short.len())
+        .find(|&i| short[i] != long[i])
+        .unwrap_or(short.len());
     short[first_diff..] == long[first_diff + 1..]
 }
 
-fn check_alignment(a: &PromptFacts, b: &PromptFacts, tolerance: usize, typo_min_len: usize) -> Option<String> {
+fn check_alignment(
+    a: &PromptFacts,
+    b: &PromptFacts,
+    tolerance: usize,
+    typo_min_len: usize,
+) -> Option<String> {
     let lex = lexicon();
     fn unexplained<'x>(x: &'x PromptFacts, y: &PromptFacts) -> Vec<&'x Content> {
         let mut out: Vec<&Content> = Vec::new();
@@ -2394,12 +2506,13 @@ fn check_alignment(a: &PromptFacts, b: &PromptFacts, tolerance: usize, typo_min_
     }
     let (mut ua, mut ub) = (unexplained(a, b), unexplained(b, a));
     if typo_min_len > 0 {
-        let typo_ok = |w: &str| w.chars().count() >= typo_min_len && !lex.opposition.contains_key(&stem(w));
+        let typo_ok =
+            |w: &str| w.chars().count() >= typo_min_len && !lex.opposition.contains_key(&stem(w));
         let mut i = 0;
         while i < ua.len() {
-            let found = ub
-                .iter()
-                .position(|c| typo_ok(&ua[i].low) && typo_ok(&c.low) && one_edit_apart(&ua[i].low, &c.low));
+            let found = ub.iter().position(|c| {
+                typo_ok(&ua[i].low) && typo_ok(&c.low) && one_edit_apart(&ua[i].low, &c.low)
+            });
             match found {
                 Some(j) => {
                     ua.remove(i);
@@ -2412,7 +2525,11 @@ fn check_alignment(a: &PromptFacts, b: &PromptFacts, tolerance: usize, typo_min_
     let words = |v: &[&Content]| v.iter().map(|c| c.low.clone()).collect::<Vec<_>>();
     if !ua.is_empty() && !ub.is_empty() {
         // A word replaced by another is the signature of a near miss ("list" / "tuple").
-        return Some(format!("alignment: {} replaced by {}", quoted(&words(&ua)), quoted(&words(&ub))));
+        return Some(format!(
+            "alignment: {} replaced by {}",
+            quoted(&words(&ua)),
+            quoted(&words(&ub))
+        ));
     }
     if ua.len() > tolerance || ub.len() > tolerance {
         return describe(Rule::Alignment, &words(&ua), &words(&ub));
@@ -2425,7 +2542,12 @@ mod tests {
     use super::*;
 
     fn run(rule: Rule, a: &str, b: &str) -> Option<String> {
-        Verifier::default().check(rule, &PromptFacts::analyze(a), &PromptFacts::analyze(b), 1.0)
+        Verifier::default().check(
+            rule,
+            &PromptFacts::analyze(a),
+            &PromptFacts::analyze(b),
+            1.0,
+        )
     }
 
     #[track_caller]
@@ -2459,189 +2581,597 @@ mod tests {
 
     #[test]
     fn negation_rule() {
-        refuses(Rule::Negation, "Can I get a refund within 30 days?", "Can't I get a refund within 30 days?");
-        refuses(Rule::Negation, "How do I make pancakes with eggs?", "How do I make pancakes without eggs?");
-        refuses(Rule::Negation, "Is the deposit refundable?", "Is the deposit non-refundable?");
-        refuses(Rule::Negation, "Why is my phone charging?", "Why is my phone not charging?");
-        refuses(Rule::Negation, "Which fruits contain vitamin C?", "Which fruits contain no vitamin C?");
-        accepts(Rule::Negation, "Why doesn't my car start?", "Why does my car not start?");
+        refuses(
+            Rule::Negation,
+            "Can I get a refund within 30 days?",
+            "Can't I get a refund within 30 days?",
+        );
+        refuses(
+            Rule::Negation,
+            "How do I make pancakes with eggs?",
+            "How do I make pancakes without eggs?",
+        );
+        refuses(
+            Rule::Negation,
+            "Is the deposit refundable?",
+            "Is the deposit non-refundable?",
+        );
+        refuses(
+            Rule::Negation,
+            "Why is my phone charging?",
+            "Why is my phone not charging?",
+        );
+        refuses(
+            Rule::Negation,
+            "Which fruits contain vitamin C?",
+            "Which fruits contain no vitamin C?",
+        );
+        accepts(
+            Rule::Negation,
+            "Why doesn't my car start?",
+            "Why does my car not start?",
+        );
         accepts(Rule::Negation, "I cannot log in", "I can't log in");
-        accepts(Rule::Negation, "How do I make pancakes without eggs?", "Without eggs, how do I make pancakes?");
+        accepts(
+            Rule::Negation,
+            "How do I make pancakes without eggs?",
+            "Without eggs, how do I make pancakes?",
+        );
     }
 
     #[test]
     fn code_rule() {
-        refuses(Rule::Code, "What does `os.path.join` do?", "What does `os.path.split` do?");
+        refuses(
+            Rule::Code,
+            "What does `os.path.join` do?",
+            "What does `os.path.split` do?",
+        );
         refuses(Rule::Code, "Why is user_id null?", "Why is user_name null?");
-        refuses(Rule::Code, "How do I use useEffect in React?", "How do I use useState in React?");
-        refuses(Rule::Code, "What does the --force flag do?", "What does the --force-with-lease flag do?");
+        refuses(
+            Rule::Code,
+            "How do I use useEffect in React?",
+            "How do I use useState in React?",
+        );
+        refuses(
+            Rule::Code,
+            "What does the --force flag do?",
+            "What does the --force-with-lease flag do?",
+        );
         refuses(Rule::Code, "Is `String` a class?", "Is `string` a class?");
-        refuses(Rule::Code, "Translate \"good morning\" into French", "Translate \"good night\" into French");
-        refuses(Rule::Code, "What's the difference between `==` and `===`?", "What's the difference between `==` and `=`?");
-        accepts(Rule::Code, "What does `os.path.join` do?", "What is the purpose of os.path.join?");
-        accepts(Rule::Code, "Difference between `git fetch` and `git pull`", "difference between git fetch and git pull");
-        accepts(Rule::Code, "Translate \"good morning\" into French", "How do you say 'good morning' in French?");
-        accepts(Rule::Code, "What does getUserById return?", "What does `getUserById` return?");
+        refuses(
+            Rule::Code,
+            "Translate \"good morning\" into French",
+            "Translate \"good night\" into French",
+        );
+        refuses(
+            Rule::Code,
+            "What's the difference between `==` and `===`?",
+            "What's the difference between `==` and `=`?",
+        );
+        accepts(
+            Rule::Code,
+            "What does `os.path.join` do?",
+            "What is the purpose of os.path.join?",
+        );
+        accepts(
+            Rule::Code,
+            "Difference between `git fetch` and `git pull`",
+            "difference between git fetch and git pull",
+        );
+        accepts(
+            Rule::Code,
+            "Translate \"good morning\" into French",
+            "How do you say 'good morning' in French?",
+        );
+        accepts(
+            Rule::Code,
+            "What does getUserById return?",
+            "What does `getUserById` return?",
+        );
     }
 
     #[test]
     fn language_rule() {
-        refuses(Rule::Language, "Translate this into French", "Translate this into German");
-        refuses(Rule::Language, "How do I reverse a string in Python?", "How do I reverse a string in Rust?");
-        refuses(Rule::Language, "Lambda syntax in C++", "Lambda syntax in C#");
-        refuses(Rule::Language, "how do you say goodbye in spanish", "how do you say goodbye in french");
-        accepts(Rule::Language, "How do I remove duplicates in JavaScript?", "js remove duplicates");
-        accepts(Rule::Language, "How do I check which version of Node is installed?", "check node version");
-        accepts(Rule::Language, "Should I go there?", "Should I go there now?");
+        refuses(
+            Rule::Language,
+            "Translate this into French",
+            "Translate this into German",
+        );
+        refuses(
+            Rule::Language,
+            "How do I reverse a string in Python?",
+            "How do I reverse a string in Rust?",
+        );
+        refuses(
+            Rule::Language,
+            "Lambda syntax in C++",
+            "Lambda syntax in C#",
+        );
+        refuses(
+            Rule::Language,
+            "how do you say goodbye in spanish",
+            "how do you say goodbye in french",
+        );
+        accepts(
+            Rule::Language,
+            "How do I remove duplicates in JavaScript?",
+            "js remove duplicates",
+        );
+        accepts(
+            Rule::Language,
+            "How do I check which version of Node is installed?",
+            "check node version",
+        );
+        accepts(
+            Rule::Language,
+            "Should I go there?",
+            "Should I go there now?",
+        );
     }
 
     #[test]
     fn version_rule() {
-        refuses(Rule::Version, "How do I install Python 3.8?", "How do I install Python 3.12?");
-        refuses(Rule::Version, "Upgrade from Windows 10 to Windows 11", "Upgrade from Windows 7 to Windows 11");
-        refuses(Rule::Version, "What's new in C++20?", "What's new in C++23?");
+        refuses(
+            Rule::Version,
+            "How do I install Python 3.8?",
+            "How do I install Python 3.12?",
+        );
+        refuses(
+            Rule::Version,
+            "Upgrade from Windows 10 to Windows 11",
+            "Upgrade from Windows 7 to Windows 11",
+        );
+        refuses(
+            Rule::Version,
+            "What's new in C++20?",
+            "What's new in C++23?",
+        );
         refuses(Rule::Version, "Is TLS 1.2 secure?", "Is TLS 1.0 secure?");
-        accepts(Rule::Version, "What's new in Java 17?", "java 17 new features");
+        accepts(
+            Rule::Version,
+            "What's new in Java 17?",
+            "java 17 new features",
+        );
         // A number next to a product on one side only is the number rule's business.
-        accepts(Rule::Version, "What does HTTP status 404 mean?", "http 404 meaning");
+        accepts(
+            Rule::Version,
+            "What does HTTP status 404 mean?",
+            "http 404 meaning",
+        );
     }
 
     #[test]
     fn time_rule() {
-        refuses(Rule::Time, "What is the weather in Paris today?", "What is the weather in Paris tomorrow?");
-        refuses(Rule::Time, "Top news stories last week", "Top news stories this week");
-        refuses(Rule::Time, "Who won the World Cup in 2014?", "Who won the World Cup in 2018?");
-        refuses(Rule::Time, "What holidays are in December?", "What holidays are in November?");
-        refuses(Rule::Time, "Best movies of the 1990s", "Best movies of the 1980s");
-        refuses(Rule::Time, "Microsoft's Q3 earnings", "Microsoft's Q4 earnings");
-        refuses(Rule::Time, "Life in the 18th century", "Life in the 19th century");
-        refuses(Rule::Time, "Who is the current CEO?", "Who was the CEO in 2010?");
-        accepts(Rule::Time, "What is the weather in Paris tomorrow?", "Tomorrow's weather in Paris?");
+        refuses(
+            Rule::Time,
+            "What is the weather in Paris today?",
+            "What is the weather in Paris tomorrow?",
+        );
+        refuses(
+            Rule::Time,
+            "Top news stories last week",
+            "Top news stories this week",
+        );
+        refuses(
+            Rule::Time,
+            "Who won the World Cup in 2014?",
+            "Who won the World Cup in 2018?",
+        );
+        refuses(
+            Rule::Time,
+            "What holidays are in December?",
+            "What holidays are in November?",
+        );
+        refuses(
+            Rule::Time,
+            "Best movies of the 1990s",
+            "Best movies of the 1980s",
+        );
+        refuses(
+            Rule::Time,
+            "Microsoft's Q3 earnings",
+            "Microsoft's Q4 earnings",
+        );
+        refuses(
+            Rule::Time,
+            "Life in the 18th century",
+            "Life in the 19th century",
+        );
+        refuses(
+            Rule::Time,
+            "Who is the current CEO?",
+            "Who was the CEO in 2010?",
+        );
+        accepts(
+            Rule::Time,
+            "What is the weather in Paris tomorrow?",
+            "Tomorrow's weather in Paris?",
+        );
         // "may" the verb and "fall" the verb are not time frames.
         accepts(Rule::Time, "May I ask a question?", "Can I ask a question?");
-        accepts(Rule::Time, "When did the Berlin Wall fall?", "When did the Berlin Wall come down?");
-        refuses(Rule::Time, "Visit Japan in the fall", "Visit Japan in spring");
+        accepts(
+            Rule::Time,
+            "When did the Berlin Wall fall?",
+            "When did the Berlin Wall come down?",
+        );
+        refuses(
+            Rule::Time,
+            "Visit Japan in the fall",
+            "Visit Japan in spring",
+        );
     }
 
     #[test]
     fn unit_rule() {
         refuses(Rule::Unit, "Convert 5 miles to km", "Convert 5 km to miles");
-        refuses(Rule::Unit, "What is 100 Fahrenheit in Celsius?", "What is 100 Celsius in Fahrenheit?");
-        refuses(Rule::Unit, "How many grams are in 2 cups of flour?", "How many grams are in 2 tablespoons of flour?");
-        refuses(Rule::Unit, "How many ounces in a pound?", "How many pounds in an ounce?");
+        refuses(
+            Rule::Unit,
+            "What is 100 Fahrenheit in Celsius?",
+            "What is 100 Celsius in Fahrenheit?",
+        );
+        refuses(
+            Rule::Unit,
+            "How many grams are in 2 cups of flour?",
+            "How many grams are in 2 tablespoons of flour?",
+        );
+        refuses(
+            Rule::Unit,
+            "How many ounces in a pound?",
+            "How many pounds in an ounce?",
+        );
         refuses(Rule::Unit, "Bake at 180 C", "Bake at 180 F");
-        refuses(Rule::Unit, "What is 1 nautical mile in km?", "What is 1 mile in km?");
-        refuses(Rule::Unit, "What's 50 euros in British pounds?", "What's 50 British pounds in euros?");
-        refuses(Rule::Unit, "Rent is 1500 per month, how much per year?", "Rent is 1500 per year, how much per month?");
-        accepts(Rule::Unit, "Convert 5 miles to km", "How many kilometers is 5 miles?");
-        accepts(Rule::Unit, "What is 100 Fahrenheit in Celsius?", "Convert 100 °F to °C");
-        accepts(Rule::Unit, "How much is a $45 bill?", "How much is a 45 dollar bill?");
+        refuses(
+            Rule::Unit,
+            "What is 1 nautical mile in km?",
+            "What is 1 mile in km?",
+        );
+        refuses(
+            Rule::Unit,
+            "What's 50 euros in British pounds?",
+            "What's 50 British pounds in euros?",
+        );
+        refuses(
+            Rule::Unit,
+            "Rent is 1500 per month, how much per year?",
+            "Rent is 1500 per year, how much per month?",
+        );
+        accepts(
+            Rule::Unit,
+            "Convert 5 miles to km",
+            "How many kilometers is 5 miles?",
+        );
+        accepts(
+            Rule::Unit,
+            "What is 100 Fahrenheit in Celsius?",
+            "Convert 100 °F to °C",
+        );
+        accepts(
+            Rule::Unit,
+            "How much is a $45 bill?",
+            "How much is a 45 dollar bill?",
+        );
         // Without a number there is no conversion: the unit is just the thing asked about.
-        accepts(Rule::Unit, "How many calories are in a banana?", "banana calories");
+        accepts(
+            Rule::Unit,
+            "How many calories are in a banana?",
+            "banana calories",
+        );
     }
 
     #[test]
     fn number_rule() {
         refuses(Rule::Number, "What is 15% of 80?", "What is 15% of 60?");
-        refuses(Rule::Number, "What is one third of 90?", "What is one fifth of 90?");
+        refuses(
+            Rule::Number,
+            "What is one third of 90?",
+            "What is one fifth of 90?",
+        );
         refuses(Rule::Number, "Subtract 15 from 40", "Subtract 40 from 15");
         refuses(Rule::Number, "What is 25 plus 17?", "What is 25 minus 17?");
         refuses(Rule::Number, "What is 12 squared?", "What is 12 cubed?");
-        refuses(Rule::Number, "Price of a dozen eggs", "Price of half a dozen eggs");
-        refuses(Rule::Number, "Find the 10th Fibonacci number", "Find the 20th Fibonacci number");
-        refuses(Rule::Number, "Is 0.5 mg a high dose?", "Is 5 mg a high dose?");
-        accepts(Rule::Number, "What happens if I pay 2 days late?", "What happens if I pay two days late?");
-        accepts(Rule::Number, "Add 3 apples and 5 pears", "Add 5 pears and 3 apples");
-        accepts(Rule::Number, "How many ounces in one cup?", "How many ounces in a cup?");
+        refuses(
+            Rule::Number,
+            "Price of a dozen eggs",
+            "Price of half a dozen eggs",
+        );
+        refuses(
+            Rule::Number,
+            "Find the 10th Fibonacci number",
+            "Find the 20th Fibonacci number",
+        );
+        refuses(
+            Rule::Number,
+            "Is 0.5 mg a high dose?",
+            "Is 5 mg a high dose?",
+        );
+        accepts(
+            Rule::Number,
+            "What happens if I pay 2 days late?",
+            "What happens if I pay two days late?",
+        );
+        accepts(
+            Rule::Number,
+            "Add 3 apples and 5 pears",
+            "Add 5 pears and 3 apples",
+        );
+        accepts(
+            Rule::Number,
+            "How many ounces in one cup?",
+            "How many ounces in a cup?",
+        );
         accepts(Rule::Number, "Invest $1,000", "Invest 1000 dollars");
         accepts(Rule::Number, "twenty five people", "25 people");
-        accepts(Rule::Number, "Find the 10th Fibonacci number", "Find the tenth Fibonacci number");
+        accepts(
+            Rule::Number,
+            "Find the 10th Fibonacci number",
+            "Find the tenth Fibonacci number",
+        );
     }
 
     #[test]
     fn entity_rule() {
-        refuses(Rule::Entity, "What is the capital of Australia?", "What is the capital of Austria?");
-        refuses(Rule::Entity, "Is it safe to drink tap water in Mexico City?", "Is it safe to drink tap water in Mexico?");
+        refuses(
+            Rule::Entity,
+            "What is the capital of Australia?",
+            "What is the capital of Austria?",
+        );
+        refuses(
+            Rule::Entity,
+            "Is it safe to drink tap water in Mexico City?",
+            "Is it safe to drink tap water in Mexico?",
+        );
         refuses(Rule::Entity, "capital of sweden", "capital of switzerland");
-        refuses(Rule::Entity, "What is the capital of Niger?", "What is the capital of Nigeria?");
-        refuses(Rule::Entity, "Explain IPv4 addressing", "Explain IPv6 addressing");
+        refuses(
+            Rule::Entity,
+            "What is the capital of Niger?",
+            "What is the capital of Nigeria?",
+        );
+        refuses(
+            Rule::Entity,
+            "Explain IPv4 addressing",
+            "Explain IPv6 addressing",
+        );
         // Edit distance never makes two names equal: a misspelled name is another name.
-        refuses(Rule::Entity, "What time zone is Chicago in?", "What time zone is Chicgo in?");
-        accepts(Rule::Entity, "capital of australia", "What is the capital of Australia?");
-        accepts(Rule::Entity, "Best pizza in New York", "best pizza in new york");
-        accepts(Rule::Entity, "Paris weather tomorrow", "What will the weather be in Paris tomorrow?");
+        refuses(
+            Rule::Entity,
+            "What time zone is Chicago in?",
+            "What time zone is Chicgo in?",
+        );
+        accepts(
+            Rule::Entity,
+            "capital of australia",
+            "What is the capital of Australia?",
+        );
+        accepts(
+            Rule::Entity,
+            "Best pizza in New York",
+            "best pizza in new york",
+        );
+        accepts(
+            Rule::Entity,
+            "Paris weather tomorrow",
+            "What will the weather be in Paris tomorrow?",
+        );
         // A turkey in the oven is not the country.
-        accepts(Rule::Entity, "How long do I roast a turkey?", "How long should I roast a turkey?");
+        accepts(
+            Rule::Entity,
+            "How long do I roast a turkey?",
+            "How long should I roast a turkey?",
+        );
     }
 
     #[test]
     fn opposition_rule() {
-        refuses(Rule::Opposition, "Is it safe to take aspirin before surgery?", "Is it safe to take aspirin after surgery?");
-        refuses(Rule::Opposition, "Can I get a refund within 30 days?", "Can I get a refund after 30 days?");
-        refuses(Rule::Opposition, "How do I increase my credit score?", "How do I decrease my credit score?");
-        refuses(Rule::Opposition, "How do I enable 2FA?", "How do I disable 2FA?");
-        refuses(Rule::Opposition, "Sort a list in ascending order", "Sort a list in descending order");
-        refuses(Rule::Opposition, "Is it safe to eat raw dough?", "Is it unsafe to eat raw dough?");
-        refuses(Rule::Opposition, "Why do prices rise when rates fall?", "Why do prices fall when rates rise?");
+        refuses(
+            Rule::Opposition,
+            "Is it safe to take aspirin before surgery?",
+            "Is it safe to take aspirin after surgery?",
+        );
+        refuses(
+            Rule::Opposition,
+            "Can I get a refund within 30 days?",
+            "Can I get a refund after 30 days?",
+        );
+        refuses(
+            Rule::Opposition,
+            "How do I increase my credit score?",
+            "How do I decrease my credit score?",
+        );
+        refuses(
+            Rule::Opposition,
+            "How do I enable 2FA?",
+            "How do I disable 2FA?",
+        );
+        refuses(
+            Rule::Opposition,
+            "Sort a list in ascending order",
+            "Sort a list in descending order",
+        );
+        refuses(
+            Rule::Opposition,
+            "Is it safe to eat raw dough?",
+            "Is it unsafe to eat raw dough?",
+        );
+        refuses(
+            Rule::Opposition,
+            "Why do prices rise when rates fall?",
+            "Why do prices fall when rates rise?",
+        );
         // A strong word alone on one side.
-        refuses(Rule::Opposition, "How do I encrypt a file?", "How do I decrypt a file?");
-        accepts(Rule::Opposition, "How do I raise my credit score?", "How can I increase my credit score?");
-        accepts(Rule::Opposition, "Is it safe to drink tap water?", "Can I drink tap water?");
+        refuses(
+            Rule::Opposition,
+            "How do I encrypt a file?",
+            "How do I decrypt a file?",
+        );
+        accepts(
+            Rule::Opposition,
+            "How do I raise my credit score?",
+            "How can I increase my credit score?",
+        );
+        accepts(
+            Rule::Opposition,
+            "Is it safe to drink tap water?",
+            "Can I drink tap water?",
+        );
     }
 
     #[test]
     fn direction_rule() {
-        refuses(Rule::Direction, "Flights from London to Paris", "Flights from Paris to London");
-        refuses(Rule::Direction, "Is the Nile longer than the Amazon?", "Is the Amazon longer than the Nile?");
-        refuses(Rule::Direction, "Convert a JSON string to a Python dict", "Convert a Python dict to a JSON string");
-        refuses(Rule::Direction, "Replace tabs with spaces", "Replace spaces with tabs");
+        refuses(
+            Rule::Direction,
+            "Flights from London to Paris",
+            "Flights from Paris to London",
+        );
+        refuses(
+            Rule::Direction,
+            "Is the Nile longer than the Amazon?",
+            "Is the Amazon longer than the Nile?",
+        );
+        refuses(
+            Rule::Direction,
+            "Convert a JSON string to a Python dict",
+            "Convert a Python dict to a JSON string",
+        );
+        refuses(
+            Rule::Direction,
+            "Replace tabs with spaces",
+            "Replace spaces with tabs",
+        );
         refuses(Rule::Direction, "Flights to Paris", "Flights from Paris");
-        accepts(Rule::Direction, "Flights from London to Paris", "Flights to Paris from London");
-        accepts(Rule::Direction, "Is it cheaper to buy or lease a car?", "Is it cheaper to lease or buy a car?");
-        accepts(Rule::Direction, "How long is the flight from London to New York?", "london to new york flight time");
+        accepts(
+            Rule::Direction,
+            "Flights from London to Paris",
+            "Flights to Paris from London",
+        );
+        accepts(
+            Rule::Direction,
+            "Is it cheaper to buy or lease a car?",
+            "Is it cheaper to lease or buy a car?",
+        );
+        accepts(
+            Rule::Direction,
+            "How long is the flight from London to New York?",
+            "london to new york flight time",
+        );
     }
 
     #[test]
     fn order_rule() {
-        refuses(Rule::Order, "Why do cats chase mice?", "Why do mice chase cats?");
-        refuses(Rule::Order, "In chess, can a bishop capture a knight?", "In chess, can a knight capture a bishop?");
-        refuses(Rule::Order, "Does Bob owe Alice money?", "Does Alice owe Bob money?");
-        accepts(Rule::Order, "What is the boiling point of water at sea level?", "At sea level, what is the boiling point of water?");
-        accepts(Rule::Order, "How do I calculate my BMI if I know my height and weight?", "If I know my height and weight, how do I calculate my BMI?");
-        accepts(Rule::Order, "Which is healthier, brown rice or white rice?", "Which is healthier, white rice or brown rice?");
+        refuses(
+            Rule::Order,
+            "Why do cats chase mice?",
+            "Why do mice chase cats?",
+        );
+        refuses(
+            Rule::Order,
+            "In chess, can a bishop capture a knight?",
+            "In chess, can a knight capture a bishop?",
+        );
+        refuses(
+            Rule::Order,
+            "Does Bob owe Alice money?",
+            "Does Alice owe Bob money?",
+        );
+        accepts(
+            Rule::Order,
+            "What is the boiling point of water at sea level?",
+            "At sea level, what is the boiling point of water?",
+        );
+        accepts(
+            Rule::Order,
+            "How do I calculate my BMI if I know my height and weight?",
+            "If I know my height and weight, how do I calculate my BMI?",
+        );
+        accepts(
+            Rule::Order,
+            "Which is healthier, brown rice or white rice?",
+            "Which is healthier, white rice or brown rice?",
+        );
     }
 
     #[test]
     fn alignment_rule() {
-        refuses(Rule::Alignment, "How do I sort a list in Python?", "How do I sort a tuple in Python?");
-        refuses(Rule::Alignment, "How long should I boil an egg?", "How long should I boil a potato?");
-        refuses(Rule::Alignment, "What is the capital of Texas?", "What is the capitol of Texas?");
-        refuses(Rule::Alignment, "How do I cook rice?", "How do I cook rice in a pressure cooker at altitude?");
-        accepts(Rule::Alignment, "How do I reverse a list in Python?", "hey quick q, how would i go about reversing a list in python");
-        accepts(Rule::Alignment, "Where can I purchase stamps?", "Where can I buy stamps?");
-        accepts(Rule::Alignment, "How do I make a sourdough starter?", "How do I make a sour dough starter?");
-        accepts(Rule::Alignment, "How do I reset my password?", "How do I reset my pasword?");
+        refuses(
+            Rule::Alignment,
+            "How do I sort a list in Python?",
+            "How do I sort a tuple in Python?",
+        );
+        refuses(
+            Rule::Alignment,
+            "How long should I boil an egg?",
+            "How long should I boil a potato?",
+        );
+        refuses(
+            Rule::Alignment,
+            "What is the capital of Texas?",
+            "What is the capitol of Texas?",
+        );
+        refuses(
+            Rule::Alignment,
+            "How do I cook rice?",
+            "How do I cook rice in a pressure cooker at altitude?",
+        );
+        accepts(
+            Rule::Alignment,
+            "How do I reverse a list in Python?",
+            "hey quick q, how would i go about reversing a list in python",
+        );
+        accepts(
+            Rule::Alignment,
+            "Where can I purchase stamps?",
+            "Where can I buy stamps?",
+        );
+        accepts(
+            Rule::Alignment,
+            "How do I make a sourdough starter?",
+            "How do I make a sour dough starter?",
+        );
+        accepts(
+            Rule::Alignment,
+            "How do I reset my password?",
+            "How do I reset my pasword?",
+        );
         let no_typos = Verifier::new(VerifierConfig {
             typo_min_len: 0,
             ..VerifierConfig::default()
         });
-        let verdict = no_typos.verify("How do I reset my password?", "How do I reset my pasword?", 1.0);
+        let verdict = no_typos.verify(
+            "How do I reset my password?",
+            "How do I reset my pasword?",
+            1.0,
+        );
         assert!(verdict.reason.is_some_and(|r| r.starts_with("alignment")));
         // With the default tolerance (0) an added qualifier is refused; a tolerance of 1 lets one
         // through but never a substitution.
-        assert!(!Verifier::default().verify("How do I cook rice?", "How do I cook brown rice?", 1.0).serve);
+        assert!(
+            !Verifier::default()
+                .verify("How do I cook rice?", "How do I cook brown rice?", 1.0)
+                .serve
+        );
         let lenient = Verifier::new(VerifierConfig {
             alignment_tolerance: 1,
             ..VerifierConfig::default()
         });
-        assert!(lenient.verify("How do I cook rice?", "How do I cook brown rice?", 1.0).serve);
-        assert!(!lenient.verify("How do I sort a list?", "How do I sort a tuple?", 1.0).serve);
+        assert!(
+            lenient
+                .verify("How do I cook rice?", "How do I cook brown rice?", 1.0)
+                .serve
+        );
+        assert!(
+            !lenient
+                .verify("How do I sort a list?", "How do I sort a tuple?", 1.0)
+                .serve
+        );
     }
 
     #[test]
     fn verdicts_carry_the_similarity_and_the_first_reason() {
         let v = Verifier::default();
-        let served = v.verify("How do I reset my password?", "How can I reset my password?", 0.95);
+        let served = v.verify(
+            "How do I reset my password?",
+            "How can I reset my password?",
+            0.95,
+        );
         assert_eq!(
             served,
             Verdict {
@@ -2654,9 +3184,16 @@ mod tests {
         assert!(!refused.serve);
         assert_eq!(refused.similarity, 0.97);
         assert!(refused.reason.is_some_and(|r| r.starts_with("unit")));
-        let all = v.rejections(&PromptFacts::analyze("Flights from London to Paris"), &PromptFacts::analyze("Flights from Paris to London"), 0.5);
+        let all = v.rejections(
+            &PromptFacts::analyze("Flights from London to Paris"),
+            &PromptFacts::analyze("Flights from Paris to London"),
+            0.5,
+        );
         let rules: Vec<Rule> = all.iter().map(|r| r.rule).collect();
-        assert!(rules.contains(&Rule::Cosine) && rules.contains(&Rule::Direction), "{rules:?}");
+        assert!(
+            rules.contains(&Rule::Cosine) && rules.contains(&Rule::Direction),
+            "{rules:?}"
+        );
         // Identical text is served at any similarity above the threshold.
         assert!(v.verify("Same text?", "same   text?", 0.99).serve);
         // Empty prompts do not panic.
@@ -2678,12 +3215,106 @@ mod tests {
         assert_eq!(lows("two sixes"), ["2", "6"]);
         assert_eq!(lows("the 1920s"), ["the", "1920s"]);
         assert_eq!(lows("km/h"), ["km/h"]);
-        let kinds = |s: &str| tokenize(s).0.into_iter().map(|t| t.kind).collect::<Vec<_>>();
-        assert_eq!(kinds("os.path.join user_id useEffect --force"), [Kind::Code; 4]);
+        let kinds = |s: &str| {
+            tokenize(s)
+                .0
+                .into_iter()
+                .map(|t| t.kind)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            kinds("os.path.join user_id useEffect --force"),
+            [Kind::Code; 4]
+        );
         assert_eq!(kinds("e.g. U.S."), [Kind::Word, Kind::Word]);
         let (_, literals) = tokenize("Translate 'I love you' and \"good night\" but not Apple's");
         let texts: Vec<&str> = literals.iter().map(|l| l.text.as_str()).collect();
         assert_eq!(texts, ["I love you", "good night"]);
+    }
+
+    /// Whatever the input, analysis and verification return (no panic on slicing, case
+    /// mapping that changes lengths, unbalanced quotes or empty tokens).
+    #[test]
+    fn never_panics_on_odd_input() {
+        let fixed = [
+            "",
+            " ",
+            "`",
+            "```",
+            "``` x",
+            "\"",
+            "'",
+            "''",
+            "'a",
+            "a'",
+            "İ'm",
+            "İstanbul's",
+            "ǅenan n't",
+            "CAN'T",
+            "Straße’s",
+            "can't'",
+            "$",
+            "$.",
+            "-",
+            "--",
+            "°",
+            "°C",
+            "1,2,3",
+            "5.",
+            ".5",
+            "...",
+            "1/0",
+            "10-",
+            "-5km",
+            "$5m",
+            "1920s",
+            "C++",
+            "c#20",
+            ".NET",
+            "Node.js",
+            "x.js",
+            "e.g.",
+            "a.b.c",
+            "(",
+            ")",
+            "[]",
+            "{}",
+            "ἀνθρώπους",
+            "日本語 テスト",
+            "🙂 emoji 🙂",
+            "\u{0}",
+            "how many in",
+            "how many",
+            "per",
+            "last",
+            "right",
+            "to from than of",
+        ];
+        let v = Verifier::default();
+        for a in fixed {
+            for b in fixed {
+                let _ = v.verify(a, b, 0.99);
+            }
+        }
+        // A small deterministic generator over awkward characters.
+        let pool: Vec<char> = "aZİßǅ’'`\"$€°.-,/:()[]{} 0123456789_#+ néçñ日🙂\t\n"
+            .chars()
+            .collect();
+        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..3000 {
+            let len = (next() % 24) as usize;
+            let a: String = (0..len)
+                .map(|_| pool[(next() % pool.len() as u64) as usize])
+                .collect();
+            let b: String = a.chars().rev().collect();
+            let _ = v.verify(&a, &b, 0.9);
+        }
     }
 
     #[test]

@@ -310,7 +310,9 @@ mod tests {
     fn words<'a>(wp: &'a WordPiece, text: &str) -> Vec<&'a str> {
         let mut ids = Vec::new();
         wp.pieces(text, &mut ids);
-        ids.iter().map(|&i| wp.tokens()[i as usize].as_str()).collect()
+        ids.iter()
+            .map(|&i| wp.tokens()[i as usize].as_str())
+            .collect()
     }
 
     #[test]
@@ -438,6 +440,11 @@ mod parity {
                 bad.push(text);
             }
         }
-        assert!(bad.is_empty(), "{} differ, e.g. {:?}", bad.len(), &bad[..bad.len().min(3)]);
+        assert!(
+            bad.is_empty(),
+            "{} differ, e.g. {:?}",
+            bad.len(),
+            &bad[..bad.len().min(3)]
+        );
     }
 }
