@@ -12,9 +12,12 @@
 //! its vector.
 //!
 //! Removal: usearch marks a removed vector deleted, keeps its node as a waypoint and reuses the
-//! slot for a later insert. The `churn` test measures that recall stays at the level of a fresh
-//! graph after many evictions, so no tombstone-and-rebuild layer is needed; [`SemanticIndex::compact`]
-//! exists for an operator who wants the memory of a shrunken index back.
+//! slot for a later insert. Measured (the `churn` test): with the small graph that keeps lookups
+//! under budget, heavy eviction churn costs recall (0.67 against 0.90 for a fresh graph on a hard
+//! synthetic set), and usearch's `compact` does not bring it back; a rebuild from the live
+//! vectors does. So removal is in place (cheap, immediate), and a maintenance thread calls
+//! [`SemanticIndex::rebuild`] when [`SemanticIndex::needs_rebuild`] says that removals reach
+//! half the live count; the rebuild inserts without holding the lock.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -31,10 +34,10 @@ pub enum Quantization {
     /// 4 bytes per dimension: exact similarities.
     F32,
     /// 2 bytes per dimension: similarities within ~1e-3 of f32, half the memory.
-    #[default]
     F16,
-    /// 1 byte per dimension: a quarter of the memory; similarities within ~1e-2 (unit vectors
-    /// are scaled by 127), which matters next to a threshold.
+    /// 1 byte per dimension: a quarter of the memory and the fastest search; similarities
+    /// within ~1e-2 of f32 (unit vectors are scaled by 127; the tests allow 0.02).
+    #[default]
     I8,
 }
 
@@ -69,7 +72,7 @@ pub struct IndexConfig {
     pub quantization: Quantization,
     /// Most entries per (namespace, model); inserting beyond evicts the oldest.
     pub capacity: usize,
-    /// HNSW links per node (usearch's `connectivity`, "M"); 16 is usearch's default.
+    /// HNSW links per node (usearch's `connectivity`, "M").
     pub connectivity: usize,
     /// Candidate list size while inserting ("efConstruction").
     pub expansion_add: usize,
@@ -81,14 +84,19 @@ pub struct IndexConfig {
 }
 
 impl Default for IndexConfig {
+    /// Measured on this project's 2-core machine with 100,000 vectors of 384 dims lying near a
+    /// 32-dimensional subspace (as sentence embeddings do): i8, M = 12, ef = 16 searched in
+    /// 125 µs p50 with recall@1 0.987; f16 with the same graph 174 µs (0.987); M = 16 and ef = 64
+    /// (usearch's defaults) ~350 µs or more. The lookup budget is 200 µs p50 (SPEC §7), and a
+    /// missed neighbour only costs a cache miss, so the graph is kept small.
     fn default() -> Self {
         Self {
             dim: 384,
-            quantization: Quantization::F16,
+            quantization: Quantization::I8,
             capacity: 100_000,
-            connectivity: 16,
+            connectivity: 12,
             expansion_add: 128,
-            expansion_search: 64,
+            expansion_search: 16,
             threads: 4,
         }
     }
@@ -122,6 +130,9 @@ struct Inner {
     /// (expiry, key), soonest first, for TTL sweeps.
     expiry: BTreeSet<(u64, u64)>,
     next_key: u64,
+    /// Vectors removed from the graph since it was built: what [`SemanticIndex::needs_rebuild`]
+    /// weighs against the live count.
+    removed_since_build: usize,
 }
 
 /// The index of one (namespace, model).
@@ -174,6 +185,7 @@ impl SemanticIndex {
                 by_entry: HashMap::new(),
                 expiry: BTreeSet::new(),
                 next_key: 0,
+                removed_since_build: 0,
             }),
         })
     }
@@ -323,15 +335,83 @@ impl SemanticIndex {
         sweep_expired(&mut inner, now_ms)
     }
 
-    /// Rebuilds usearch's storage without the deleted slots (returns their memory). Blocks
-    /// this index's searches while it runs.
+    /// Rebuilds usearch's storage without the deleted slots (returns their memory). It does
+    /// not restore search quality after churn (measured in the `churn` test); see
+    /// [`SemanticIndex::rebuild`].
     pub fn compact(&self) -> Result<(), String> {
         self.write().index.compact().map_err(ue("compact"))
+    }
+
+    /// True when so many vectors were removed since the graph was built (at least half as
+    /// many as are live, and 64) that a [`SemanticIndex::rebuild`] is worth its cost: with the
+    /// default small graph, usearch's in-place removal and slot reuse lose recall under heavy
+    /// eviction churn (0.67 against 0.90 for a fresh graph in the `churn` test).
+    pub fn needs_rebuild(&self) -> bool {
+        let inner = self.read();
+        inner.removed_since_build >= 64 && inner.removed_since_build * 2 >= inner.meta.len()
+    }
+
+    /// Builds a fresh graph from the live vectors and swaps it in; returns the number of
+    /// vectors in it. For a maintenance thread: the slow part (inserting every vector) runs
+    /// without the lock, so searches and inserts go on meanwhile; only the final catch-up
+    /// (changes made during the build) and the swap hold the write lock.
+    pub fn rebuild(&self) -> Result<usize, String> {
+        // 1. Snapshot the live vectors under the read lock (copies, fast).
+        let (snapshot, snapshot_next) = {
+            let inner = self.read();
+            let mut out = Vec::with_capacity(inner.meta.len());
+            for &key in inner.meta.keys() {
+                out.push((key, export(&inner.index, key, self.config.dim)?));
+            }
+            (out, inner.next_key)
+        };
+        // 2. Build the new graph without any lock.
+        let fresh = new_usearch(&self.config)?;
+        fresh
+            .reserve_capacity_and_threads(
+                (snapshot.len() + 64).min(self.config.capacity + 64),
+                self.config.threads.max(1),
+            )
+            .map_err(ue("reserve"))?;
+        for (key, v) in &snapshot {
+            fresh.add(*key, v).map_err(ue("add"))?;
+        }
+        // 3. Catch up and swap under the write lock.
+        let mut inner = self.write();
+        let inner = &mut *inner;
+        for (key, _) in &snapshot {
+            if !inner.meta.contains_key(key) {
+                fresh.remove(*key).map_err(ue("remove"))?;
+            }
+        }
+        let added: Vec<u64> = inner.meta.range(snapshot_next..).map(|(&k, _)| k).collect();
+        for key in added {
+            if fresh.size() >= fresh.capacity() {
+                fresh
+                    .reserve_capacity_and_threads(fresh.size() * 2 + 64, self.config.threads.max(1))
+                    .map_err(ue("reserve"))?;
+            }
+            fresh
+                .add(key, &export(&inner.index, key, self.config.dim)?)
+                .map_err(ue("add"))?;
+        }
+        inner.index = fresh;
+        inner.removed_since_build = 0;
+        Ok(inner.meta.len())
     }
 
     /// Bytes of memory usearch reports for this index.
     pub fn memory_usage(&self) -> usize {
         self.read().index.memory_usage()
+    }
+}
+
+/// The stored vector of `key`, as f32 (dequantized).
+fn export(index: &Index, key: u64, dim: usize) -> Result<Vec<f32>, String> {
+    let mut v = vec![0f32; dim];
+    match index.get(key, &mut v).map_err(ue("get"))? {
+        0 => Err(format!("key {key} missing from the graph")),
+        _ => Ok(v),
     }
 }
 
@@ -343,6 +423,7 @@ fn remove_key(inner: &mut Inner, key: u64) -> Result<(), String> {
         }
     }
     inner.index.remove(key).map_err(ue("remove"))?;
+    inner.removed_since_build += 1;
     Ok(())
 }
 
@@ -472,6 +553,20 @@ impl IndexSet {
     /// Sweeps expired entries from every index; returns how many were removed.
     pub fn sweep(&self, now_ms: u64) -> Result<usize, String> {
         self.all().iter().map(|ix| ix.sweep(now_ms)).sum()
+    }
+
+    /// Rebuilds every index whose graph has seen heavy removal (see
+    /// [`SemanticIndex::needs_rebuild`]); returns how many were rebuilt. Meant for a
+    /// maintenance thread, e.g. once a minute, together with [`IndexSet::sweep`].
+    pub fn rebuild_where_needed(&self) -> Result<usize, String> {
+        let mut n = 0;
+        for ix in self.all() {
+            if ix.needs_rebuild() {
+                ix.rebuild()?;
+                n += 1;
+            }
+        }
+        Ok(n)
     }
 
     /// Every index, cloned out of the map so that long operations do not hold its lock.
@@ -878,10 +973,11 @@ mod tests {
         good as f64 / queries.len() as f64
     }
 
-    /// Heavy eviction churn (3x the capacity inserted) must not degrade recall below that of
-    /// a freshly built graph: the evidence that usearch's removal with slot reuse suffices.
+    /// Heavy eviction churn (3x the capacity inserted) degrades the small default graph when
+    /// usearch removes in place and reuses slots; `compact` does not help; `rebuild` restores
+    /// the recall of a fresh graph. The numbers are printed for the record.
     #[test]
-    fn churn_keeps_recall() {
+    fn churn_then_rebuild_restores_recall() {
         let dim = 64;
         let cap = 3_000;
         let cfg = config(dim, cap, Quantization::F16);
@@ -913,8 +1009,21 @@ mod tests {
             .collect();
         let r_churned = recall(&churned, &live, &queries);
         let r_fresh = recall(&fresh, &live, &queries);
-        eprintln!("recall@1 churned {r_churned:.3} fresh {r_fresh:.3}");
-        assert!(r_churned >= r_fresh - 0.03, "{r_churned} vs {r_fresh}");
-        assert!(r_churned > 0.9);
+        churned.compact().expect("compact");
+        let r_compacted = recall(&churned, &live, &queries);
+        assert!(churned.needs_rebuild());
+        assert_eq!(churned.rebuild(), Ok(cap));
+        assert!(!churned.needs_rebuild());
+        let r_rebuilt = recall(&churned, &live, &queries);
+        eprintln!(
+            "recall@1 churned {r_churned:.3} compacted {r_compacted:.3} rebuilt {r_rebuilt:.3} \
+             fresh {r_fresh:.3}"
+        );
+        assert!(r_rebuilt >= r_fresh - 0.03, "{r_rebuilt} vs {r_fresh}");
+        // The rebuilt graph keeps serving: ids, eviction and inserts work as before.
+        let extra = unit_vectors(1, dim, 5);
+        churned.insert(1, &extra[0], DAY, 0).expect("insert");
+        assert_eq!(churned.search(&extra[0], 1, 0).expect("search")[0].entry, 1);
+        assert_eq!(churned.len(), cap);
     }
 }
